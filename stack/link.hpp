@@ -1,0 +1,33 @@
+// The Link interface: whole Ethernet frames (no preamble, no FCS) in and out of a stack.
+// Drivers (tap::TapLink, MemoryLink, tap::PcapReplayLink) and decorators (FaultLink, tap::PcapRecorder)
+// implement it; the stack loop is the only caller. Time is passed in, so replay and fault injection
+// run on a virtual clock.
+#pragma once
+#include <cstddef>
+#include <optional>
+
+#include "stack/bytes.hpp"
+#include "stack/time.hpp"
+
+namespace tapstack {
+
+// Big enough for any frame a Link delivers: a 64 KiB IP packet plus an Ethernet header.
+inline constexpr std::size_t kMaxFrameSize = 65536 + 18;
+
+class Link {
+ public:
+  virtual ~Link() = default;
+  // The IP MTU: the largest IP packet one frame carries (1500 on Ethernet).
+  virtual std::size_t mtu() const noexcept = 0;
+  // Sends one frame. False when the link dropped it (queue full, device error); the caller counts that.
+  virtual bool transmit(Instant now, Bytes frame) noexcept = 0;
+  // Copies the next frame that is ready at `now` into `buf` and returns its length; nullopt when none is.
+  // A frame longer than `buf` is dropped (and counted by the link), never truncated.
+  virtual std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept = 0;
+  // Links whose frames arrive on a schedule (a pcap replay, a delaying decorator) say when the next one does.
+  virtual std::optional<Instant> next_arrival() const noexcept { return std::nullopt; }
+  // A descriptor that polls readable when frames may be waiting; -1 for in-memory links.
+  virtual int wait_fd() const noexcept { return -1; }
+};
+
+}  // namespace tapstack

@@ -1,0 +1,63 @@
+// Time as data: protocol code takes `Instant now` as a parameter and never reads a clock.
+// Only a runner (the CLI's loop, the socket runtime, a test) owns a `Clock`.
+#pragma once
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <limits>
+#include <ostream>
+
+namespace tapstack {
+
+using Duration = std::chrono::microseconds;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A point on a monotonic timeline, in microseconds from an arbitrary origin.
+class Instant {
+ public:
+  constexpr Instant() = default;
+  static constexpr Instant from_micros(std::int64_t us) noexcept { return Instant{us}; }
+  static constexpr Instant from_millis(std::int64_t ms) noexcept { return Instant{ms * 1000}; }
+  static constexpr Instant max() noexcept { return Instant{std::numeric_limits<std::int64_t>::max()}; }
+  constexpr std::int64_t micros() const noexcept { return us_; }
+  constexpr std::int64_t millis() const noexcept { return us_ / 1000; }
+
+  friend constexpr Instant operator+(Instant a, Duration d) noexcept { return Instant{a.us_ + d.count()}; }
+  friend constexpr Instant operator-(Instant a, Duration d) noexcept { return Instant{a.us_ - d.count()}; }
+  friend constexpr Duration operator-(Instant a, Instant b) noexcept { return Duration{a.us_ - b.us_}; }
+  constexpr Instant& operator+=(Duration d) noexcept { us_ += d.count(); return *this; }
+  friend constexpr auto operator<=>(Instant, Instant) = default;
+  friend std::ostream& operator<<(std::ostream& os, Instant t) { return os << t.us_ << "us"; }
+
+ private:
+  constexpr explicit Instant(std::int64_t us) : us_{us} {}
+  std::int64_t us_ = 0;
+};
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Instant now() noexcept = 0;
+};
+
+// The one place that reads the system's monotonic clock.
+class SteadyClock final : public Clock {
+ public:
+  Instant now() noexcept override;
+};
+
+// Tests and replays move time by hand.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(Instant start = {}) : now_{start} {}
+  Instant now() noexcept override { return now_; }
+  void set(Instant t) noexcept { now_ = t; }
+  void advance(Duration d) noexcept { now_ += d; }
+
+ private:
+  Instant now_;
+};
+
+}  // namespace tapstack
