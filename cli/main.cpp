@@ -1,1 +1,175 @@
-int main() { return 0; }
+// The `tapstack` command: runs the stack on a TAP device. `serve` answers ARP and ping and runs services;
+// `ping` sends ICMP echo requests from the stack. Options common to every subcommand may come before or after
+// the subcommand's name.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <fmt/ostream.h>
+
+#include "cli/node.hpp"
+
+namespace tapstack::cli {
+namespace {
+
+struct ServeOptions {
+  std::vector<std::uint16_t> udp_echo;
+};
+
+int serve(const NodeOptions& common, const ServeOptions& so) {
+  Node node{common};
+  std::vector<udp::SocketHandle> echo;
+  for (std::uint16_t port : so.udp_echo) {
+    const auto h = node.udp().open();
+    auto& s = node.udp().socket(h);
+    if (auto ec = s.bind({ip::Ipv4Address{}, port}))
+      throw std::runtime_error(fmt::format("--udp-echo {}: {}", port, ec.message()));
+    echo.push_back(h);
+  }
+  const auto& cfg = node.iface().config();
+  fmt::print("tapstack serve: {} mac {} ip4 {}", common.tap, cfg.mac.to_string(),
+             cfg.ipv4 ? cfg.ipv4->to_string() : std::string("none"));
+  for (auto p : so.udp_echo) fmt::print(", udp echo :{}", p);
+  fmt::print("\n");
+  std::fflush(stdout);
+
+  std::vector<std::byte> buf(65536);
+  node.run([&](Instant) -> StepResult {
+    for (auto h : echo) {
+      auto& s = node.udp().socket(h);
+      // Echo what fits in the transmit queue; the rest waits in the receive queue for the next round.
+      while (s.can_recv() && s.can_send()) {
+        auto r = s.recv(buf);
+        if (!r) break;
+        if (common.verbose) fmt::print("udp {} bytes from {}\n", r->size, fmt::streamed(r->from));
+        s.send_to(std::span{buf}.first(r->size), r->from);
+      }
+    }
+    return {};
+  });
+  fmt::print("tapstack serve: stopping; counters:\n");
+  std::fflush(stdout);
+  node.print_counters(std::cout);
+  return 0;
+}
+
+struct PingOptions {
+  std::string host;
+  int count = 3;
+  std::size_t size = 56;
+  double interval_s = 1.0;
+  double wait_s = 2.0;
+};
+
+int ping(const NodeOptions& common, const PingOptions& po) {
+  const auto dst = ip::Ipv4Address::parse(po.host);
+  if (!dst) throw std::runtime_error(fmt::format("ping: {}: not an IPv4 address", po.host));
+  if (po.size > 65507) throw std::runtime_error("ping: -s: at most 65507 bytes");
+  Node node{common};
+  fmt::print("PING {} ({}) {}({}) bytes of data.\n", po.host, po.host, po.size, po.size + 28);
+  std::fflush(stdout);
+
+  std::vector<std::byte> payload(po.size);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::byte(i & 0xff);
+  const std::uint16_t ident = std::uint16_t(SecureRng{}.next_u32());
+  const auto interval = Duration{std::int64_t(po.interval_s * 1e6)};
+  const auto wait = Duration{std::int64_t(po.wait_s * 1e6)};
+  std::map<std::uint16_t, Instant> sent_at;
+  std::vector<double> rtts;
+  int sent = 0;
+  const Instant start = node.now();
+  Instant next_send = start;
+  Instant give_up = Instant::max();
+
+  node.run([&](Instant now) -> StepResult {
+    while (auto r = node.iface().pop_echo_reply()) {
+      if (r->ident != ident || r->from != *dst) continue;
+      auto it = sent_at.find(r->seq);
+      if (it == sent_at.end()) continue;  // duplicate or unknown
+      const double ms = double((r->received_at - it->second).count()) / 1000.0;
+      sent_at.erase(it);
+      rtts.push_back(ms);
+      fmt::print("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n", r->data_len + 8, po.host, r->seq,
+                 r->ttl, ms);
+      std::fflush(stdout);
+    }
+    if (sent < po.count && now >= next_send) {
+      ++sent;
+      sent_at[std::uint16_t(sent)] = now;
+      node.iface().send_echo_request(now, *dst, ident, std::uint16_t(sent), payload);
+      next_send = now + interval;
+      if (sent == po.count) give_up = now + wait;
+    }
+    const bool done = sent == po.count && (sent_at.empty() || now >= give_up);
+    return {done, sent < po.count ? next_send : give_up};
+  });
+
+  const double total_ms = double((node.now() - start).count()) / 1000.0;
+  const int received = int(rtts.size());
+  fmt::print("\n--- {} ping statistics ---\n", po.host);
+  fmt::print("{} packets transmitted, {} received, {}% packet loss, time {:.0f}ms\n", sent, received,
+             sent ? (sent - received) * 100 / sent : 0, total_ms);
+  if (received > 0) {
+    double mn = rtts[0], mx = rtts[0], sum = 0, sq = 0;
+    for (double r : rtts) {
+      mn = std::min(mn, r);
+      mx = std::max(mx, r);
+      sum += r;
+      sq += r * r;
+    }
+    const double avg = sum / received;
+    fmt::print("rtt min/avg/max/mdev = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms\n", mn, avg, mx,
+               std::sqrt(std::max(0.0, sq / received - avg * avg)));
+  }
+  return received > 0 ? 0 : 1;  // like ping(8): 1 when no reply came, also after an interrupt
+}
+
+void add_common(CLI::App& app, NodeOptions& o) {
+  app.add_option("--tap", o.tap, "TAP device to attach to (created if absent)")->capture_default_str();
+  app.add_option("--mac", o.mac, "the stack's MAC address (default: stable, derived from the TAP name)");
+  app.add_option("--ip4", o.ip4, "the stack's IPv4 address and prefix length, e.g. 192.0.2.2/24");
+  app.add_option("--gw4", o.gw4, "IPv4 default gateway (on the --ip4 subnet)");
+  app.add_option("--pcap", o.pcap, "record every frame, both directions, to this pcap file");
+  app.add_flag("-v,--verbose", o.verbose, "print each event");
+}
+
+}  // namespace
+}  // namespace tapstack::cli
+
+int main(int argc, char** argv) {
+  using namespace tapstack::cli;
+  CLI::App app{"tapstack: a userspace TCP/IP stack on a Linux TAP device"};
+  app.require_subcommand(1);
+  NodeOptions common;
+  add_common(app, common);
+  app.fallthrough();  // options common to all subcommands may follow the subcommand
+
+  ServeOptions so;
+  auto* serve_cmd = app.add_subcommand("serve", "answer ARP and ping and run services until SIGINT or SIGTERM");
+  serve_cmd->add_option("--udp-echo", so.udp_echo, "echo UDP datagrams on this port (repeatable)");
+
+  PingOptions po;
+  auto* ping_cmd = app.add_subcommand("ping", "send ICMP echo requests from the stack and print the replies");
+  ping_cmd->add_option("host", po.host, "IPv4 address to ping")->required();
+  ping_cmd->add_option("-c,--count", po.count, "number of echo requests")->capture_default_str()->check(CLI::Range(1, 1000000));
+  ping_cmd->add_option("-s,--size", po.size, "data bytes per request")->capture_default_str();
+  ping_cmd->add_option("-i,--interval", po.interval_s, "seconds between requests")->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+  ping_cmd->add_option("-W,--wait", po.wait_s, "seconds to wait for replies after the last request")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+
+  for (auto* sub : {serve_cmd, ping_cmd})
+    sub->footer("Common options (--tap, --mac, --ip4, --gw4, --pcap, -v) may also follow the subcommand: see tapstack --help.");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*serve_cmd) return serve(common, so);
+    if (*ping_cmd) return ping(common, po);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tapstack: {}\n", e.what());
+    return 2;
+  }
+  return 2;
+}

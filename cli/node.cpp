@@ -1,0 +1,113 @@
+// Node: opens the TAP (and the pcap recorder), builds the interface and UDP layer, and runs the loop.
+#include "cli/node.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include <fmt/core.h>
+
+namespace tapstack::cli {
+
+ip::MacAddress default_mac(const std::string& name) {
+  const std::uint64_t h = siphash24(SipKey{0x7461707374616b31ull, 0x6d61632d73656564ull}, as_bytes(name));
+  ip::MacAddress m;
+  m.octets = {0x02, std::uint8_t(h >> 32), std::uint8_t(h >> 24), std::uint8_t(h >> 16), std::uint8_t(h >> 8),
+              std::uint8_t(h)};
+  return m;
+}
+
+Node::Node(const NodeOptions& opts) : opts_{opts} {
+  ip::InterfaceConfig cfg;
+  if (opts.mac.empty()) {
+    cfg.mac = default_mac(opts.tap);
+  } else {
+    auto m = ip::MacAddress::parse(opts.mac);
+    if (!m || m->is_multicast() || m->is_unspecified())
+      throw std::runtime_error(fmt::format("--mac {}: not a unicast MAC address like 02:00:00:00:00:01", opts.mac));
+    cfg.mac = *m;
+  }
+  if (!opts.ip4.empty()) {
+    auto c = ip::Ipv4Cidr::parse(opts.ip4);
+    if (!c) throw std::runtime_error(fmt::format("--ip4 {}: expected ADDR/LEN, like 192.0.2.2/24", opts.ip4));
+    cfg.ipv4 = *c;
+  }
+  if (!opts.gw4.empty()) {
+    auto g = ip::Ipv4Address::parse(opts.gw4);
+    if (!g) throw std::runtime_error(fmt::format("--gw4 {}: expected an IPv4 address", opts.gw4));
+    if (cfg.ipv4 && !cfg.ipv4->contains(*g))
+      throw std::runtime_error(fmt::format("--gw4 {}: not on the --ip4 subnet {}", opts.gw4, opts.ip4));
+    cfg.gateway4 = *g;
+  }
+
+  tap_ = std::make_unique<tap::TapLink>(opts.tap);
+  Link* link = tap_.get();
+  if (!opts.pcap.empty()) {
+    recorder_ = tap::PcapRecorder::with_wall_clock(*tap_, opts.pcap);
+    link = recorder_.get();
+  }
+  iface_ = std::make_unique<ip::Interface>(*link, cfg, rng_);
+  udp_ = std::make_unique<udp::UdpLayer>(rng_);
+  iface_->register_transport(ip::IpProtocol::kUdp, *udp_);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0 || (signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+    throw std::system_error(errno, std::generic_category(), "signalfd");
+}
+
+Node::~Node() {
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+Node::Stop Node::run(FunctionRef<StepResult(Instant)> step) {
+  for (;;) {
+    Instant now = clock_.now();
+    iface_->poll(now);
+    const StepResult r = step(now);
+    if (r.done) {
+      iface_->poll(clock_.now());  // send what the last step queued
+      return Stop::kDone;
+    }
+    now = clock_.now();
+    iface_->poll(now);  // transmit what the step queued, and take frames that arrived meanwhile
+
+    std::optional<Instant> wake = iface_->poll_at();
+    if (r.wake_at && (!wake || *r.wake_at < *wake)) wake = r.wake_at;
+    int timeout_ms = 1000;  // an upper bound only: every timer that matters is in `wake`
+    if (wake) {
+      const auto us = (*wake - now).count();
+      timeout_ms = us <= 0 ? 0 : int(std::min<std::int64_t>((us + 999) / 1000, 1000));
+    }
+    pollfd fds[2] = {{tap_->wait_fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}};
+    const int n = ::poll(fds, 2, timeout_ms);
+    if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    if (n > 0 && (fds[1].revents & POLLIN)) {
+      signalfd_siginfo si;
+      if (::read(signal_fd_, &si, sizeof si) == sizeof si) return Stop::kSignal;
+    }
+  }
+}
+
+void Node::print_counters(std::ostream& os) const {
+  auto dump = [&os](std::string_view layer, const auto& counters) {
+    counters.visit([&](std::string_view name, std::uint64_t v) {
+      if (v != 0) os << fmt::format("  {}.{} {}\n", layer, name, v);
+    });
+  };
+  dump("tap", tap_->counters());
+  if (recorder_) dump("pcap", recorder_->counters());
+  dump("ip", iface_->counters());
+  dump("arp", iface_->arp_cache().counters());
+  dump("reassembly", iface_->reassembler().counters());
+  dump("udp", udp_->counters());
+}
+
+}  // namespace tapstack::cli

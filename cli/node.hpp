@@ -1,0 +1,69 @@
+// Node: one stack (ip::Interface + udp::UdpLayer) on a TAP device, and the loop that drives it from the real
+// clock. The `tapstack` command's subcommands are steps run by this loop; the loop sleeps in poll(2) on the
+// TAP fd and a signalfd until a frame arrives, a protocol timer is due, or SIGINT/SIGTERM asks it to stop.
+#pragma once
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "ip/interface.hpp"
+#include "stack/function_ref.hpp"
+#include "stack/random.hpp"
+#include "stack/time.hpp"
+#include "tap/pcap_recorder.hpp"
+#include "tap/tap_link.hpp"
+#include "udp/layer.hpp"
+
+namespace tapstack::cli {
+
+struct NodeOptions {
+  std::string tap = "tap0";
+  std::string mac;   // empty: derived from the TAP name (stable, locally administered)
+  std::string ip4;   // "ADDR/LEN"
+  std::string gw4;   // "ADDR"
+  std::string pcap;  // record every frame here when set
+  bool verbose = false;
+};
+
+// What one step of a program asks of the loop.
+struct StepResult {
+  bool done = false;               // stop the loop
+  std::optional<Instant> wake_at;  // run the step again no later than this
+};
+
+class Node {
+ public:
+  // Opens (or creates) the TAP device; throws std::runtime_error / std::system_error with a message fit for
+  // the user when an option is malformed or the device cannot be opened.
+  explicit Node(const NodeOptions& opts);
+  ~Node();
+
+  enum class Stop { kDone, kSignal };
+  // Calls `step(now)` after every round of frame processing until it reports done or a stop signal arrives.
+  Stop run(FunctionRef<StepResult(Instant)> step);
+  Instant now() noexcept { return clock_.now(); }
+  // Lets the interface and transports send what a step queued, without waiting.
+  void flush() noexcept { iface_->poll(now()); }
+
+  ip::Interface& iface() noexcept { return *iface_; }
+  udp::UdpLayer& udp() noexcept { return *udp_; }
+  const NodeOptions& options() const noexcept { return opts_; }
+  // Every non-zero counter of every layer, one "layer.name value" per line.
+  void print_counters(std::ostream& os) const;
+
+ private:
+  NodeOptions opts_;
+  SteadyClock clock_;
+  SecureRng rng_;
+  std::unique_ptr<tap::TapLink> tap_;
+  std::unique_ptr<tap::PcapRecorder> recorder_;
+  std::unique_ptr<ip::Interface> iface_;
+  std::unique_ptr<udp::UdpLayer> udp_;
+  int signal_fd_ = -1;
+};
+
+// A stable locally administered unicast MAC derived from a name: 02:xx:xx:xx:xx:xx.
+ip::MacAddress default_mac(const std::string& name);
+
+}  // namespace tapstack::cli
