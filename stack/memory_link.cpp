@@ -4,10 +4,16 @@
 #include <cstring>
 
 namespace tapstack {
+namespace {
+constexpr std::size_t kMaxSpare = 64;
+}  // namespace
 
 std::pair<std::unique_ptr<MemoryLink>, std::unique_ptr<MemoryLink>> MemoryLink::pair(Options opts) {
   auto a_to_b = std::make_shared<Queue>();
   auto b_to_a = std::make_shared<Queue>();
+  // receive() recycles up to kMaxSpare buffers; reserving here keeps that push_back from allocating (noexcept).
+  a_to_b->spare.reserve(kMaxSpare);
+  b_to_a->spare.reserve(kMaxSpare);
   std::unique_ptr<MemoryLink> a{new MemoryLink(opts, b_to_a, a_to_b)};
   std::unique_ptr<MemoryLink> b{new MemoryLink(opts, a_to_b, b_to_a)};
   return {std::move(a), std::move(b)};
@@ -41,7 +47,7 @@ std::optional<std::size_t> MemoryLink::receive(Instant, MutableBytes buf) noexce
     const std::size_t n = f.size();
     const bool fits = n <= buf.size();
     if (fits && n) std::memcpy(buf.data(), f.data(), n);
-    if (inbox_->spare.size() < 64) inbox_->spare.push_back(std::move(f));
+    if (inbox_->spare.size() < kMaxSpare) inbox_->spare.push_back(std::move(f));
     if (!fits) {
       ++counters_.drop_too_big;
       continue;

@@ -1,10 +1,13 @@
 // Seeded and secure random sources, and SipHash-2-4 (Aumasson and Bernstein, reference algorithm).
 #include "stack/random.hpp"
 
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace tapstack {
@@ -65,15 +68,34 @@ std::uint64_t SeededRng::next_u64() noexcept {
   return result;
 }
 
+namespace {
+// Fills `p` from getrandom(2), falling back to /dev/urandom where the syscall is missing or filtered
+// (kernels before 3.17, seccomp profiles that answer ENOSYS/EPERM). Returns false if neither works.
+bool fill_secure(unsigned char* p, std::size_t n) noexcept {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = getrandom(p + got, n - got, 0);
+    if (r > 0) got += std::size_t(r);
+    else if (r < 0 && errno != EINTR) break;
+  }
+  if (got == n) return true;
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  while (got < n) {
+    const ssize_t r = ::read(fd, p + got, n - got);
+    if (r > 0) got += std::size_t(r);
+    else if (r == 0 || errno != EINTR) break;
+  }
+  ::close(fd);
+  return got == n;
+}
+}  // namespace
+
 std::uint64_t SecureRng::next_u64() noexcept {
   if (pos_ == buf_.size()) {
-    auto* p = reinterpret_cast<unsigned char*>(buf_.data());
-    std::size_t got = 0;
-    while (got < sizeof(buf_)) {
-      const ssize_t r = getrandom(p + got, sizeof(buf_) - got, 0);
-      if (r > 0) got += std::size_t(r);
-      else if (r < 0 && errno != EINTR) break;  // getrandom cannot fail for this size on Linux >= 3.17
-    }
+    // Fail closed: handing out stale or zero bytes would make ISNs, ports and DNS IDs predictable
+    // (RFC 6528 §3, RFC 5452 §9), which is worse than stopping.
+    if (!fill_secure(reinterpret_cast<unsigned char*>(buf_.data()), sizeof(buf_))) std::abort();
     pos_ = 0;
   }
   return buf_[pos_++];

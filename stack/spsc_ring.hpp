@@ -4,6 +4,7 @@
 // The producer and consumer indices live on separate cache lines; each side caches the other's index so an
 // uncontended push or pop touches one shared line at most once per batch.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -43,7 +44,7 @@ class SpscRing {
     prod_.head.store(head + 1, std::memory_order_release);
     return true;
   }
-  bool try_push(const T& v) noexcept(std::is_nothrow_copy_assignable_v<T>) {
+  bool try_push(const T& v) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     T copy = v;
     return try_push(std::move(copy));
   }
@@ -56,8 +57,13 @@ class SpscRing {
       free = capacity() - (head - prod_.tail_cache);
     }
     const std::size_t n = items.size() < free ? items.size() : free;
-    for (std::size_t i = 0; i < n; ++i) slots_[(head + i) & mask_] = std::move(items[i]);
-    if (n) prod_.head.store(head + n, std::memory_order_release);
+    if (n == 0) return 0;
+    // At most two contiguous runs (before and after the end of the slot array), moved as blocks.
+    const std::size_t start = head & mask_;
+    const std::size_t first = n < capacity() - start ? n : capacity() - start;
+    std::move(items.begin(), items.begin() + first, slots_.get() + start);
+    std::move(items.begin() + first, items.begin() + n, slots_.get());
+    prod_.head.store(head + n, std::memory_order_release);
     return n;
   }
   // Free slots as the producer sees them (exact for the producer; a lower bound otherwise).
@@ -85,8 +91,12 @@ class SpscRing {
       avail = cons_.head_cache - tail;
     }
     const std::size_t n = out.size() < avail ? out.size() : avail;
-    for (std::size_t i = 0; i < n; ++i) out[i] = std::move(slots_[(tail + i) & mask_]);
-    if (n) cons_.tail.store(tail + n, std::memory_order_release);
+    if (n == 0) return 0;
+    const std::size_t start = tail & mask_;
+    const std::size_t first = n < capacity() - start ? n : capacity() - start;
+    std::move(slots_.get() + start, slots_.get() + start + first, out.begin());
+    std::move(slots_.get(), slots_.get() + (n - first), out.begin() + first);
+    cons_.tail.store(tail + n, std::memory_order_release);
     return n;
   }
   // The consumer's view of the front item, or nullptr when empty. Valid until the next pop.
@@ -98,7 +108,13 @@ class SpscRing {
     }
     return &slots_[tail & mask_];
   }
-  void pop_front() noexcept { cons_.tail.store(cons_.tail.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  // Drops the front item; only after front() returned non-null. The slot is reset first so that what it owned
+  // (a frame buffer, a unique_ptr) is released now rather than when the producer next overwrites the slot.
+  void pop_front() noexcept {
+    const std::size_t tail = cons_.tail.load(std::memory_order_relaxed);
+    if constexpr (!std::is_trivially_destructible_v<T>) slots_[tail & mask_] = T{};
+    cons_.tail.store(tail + 1, std::memory_order_release);
+  }
 
   // Items as the consumer sees them (exact for the consumer; approximate from other threads).
   std::size_t size() const noexcept {

@@ -24,15 +24,28 @@ class Instant {
   constexpr std::int64_t micros() const noexcept { return us_; }
   constexpr std::int64_t millis() const noexcept { return us_ / 1000; }
 
-  friend constexpr Instant operator+(Instant a, Duration d) noexcept { return Instant{a.us_ + d.count()}; }
-  friend constexpr Instant operator-(Instant a, Duration d) noexcept { return Instant{a.us_ - d.count()}; }
-  friend constexpr Duration operator-(Instant a, Instant b) noexcept { return Duration{a.us_ - b.us_}; }
-  constexpr Instant& operator+=(Duration d) noexcept { us_ += d.count(); return *this; }
+  // Saturating: `Instant::max()` means "never", and never plus a timeout is still never (not signed overflow).
+  friend constexpr Instant operator+(Instant a, Duration d) noexcept { return Instant{sat_add(a.us_, d.count())}; }
+  friend constexpr Instant operator-(Instant a, Duration d) noexcept { return Instant{sat_sub(a.us_, d.count())}; }
+  friend constexpr Duration operator-(Instant a, Instant b) noexcept { return Duration{sat_sub(a.us_, b.us_)}; }
+  constexpr Instant& operator+=(Duration d) noexcept { return *this = *this + d; }
   friend constexpr auto operator<=>(Instant, Instant) = default;
   friend std::ostream& operator<<(std::ostream& os, Instant t) { return os << t.us_ << "us"; }
 
  private:
   constexpr explicit Instant(std::int64_t us) : us_{us} {}
+  static constexpr std::int64_t sat_add(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_add_overflow(a, b, &r))
+      return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+    return r;
+  }
+  static constexpr std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_sub_overflow(a, b, &r))
+      return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+    return r;
+  }
   std::int64_t us_ = 0;
 };
 
