@@ -8,4 +8,8 @@ Instant SteadyClock::now() noexcept {
   return Instant::from_micros(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
+std::chrono::microseconds wall_clock_since_epoch() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+}
+
 }  // namespace tapstack

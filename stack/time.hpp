@@ -61,6 +61,9 @@ class SteadyClock final : public Clock {
   Instant now() noexcept override;
 };
 
+// Wall-clock time since the Unix epoch, for labelling records (pcap timestamps), never for protocol timing.
+std::chrono::microseconds wall_clock_since_epoch() noexcept;
+
 // Tests and replays move time by hand.
 class ManualClock final : public Clock {
  public:

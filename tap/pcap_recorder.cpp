@@ -2,9 +2,10 @@
 #include "tap/pcap_recorder.hpp"
 
 #include <pcap/pcap.h>
-#include <time.h>
 
 #include <stdexcept>
+
+#include "stack/time.hpp"
 
 namespace tapstack::tap {
 namespace {
@@ -27,10 +28,8 @@ PcapRecorder::PcapRecorder(Link& inner, const std::string& path, std::chrono::mi
 }
 
 std::unique_ptr<PcapRecorder> PcapRecorder::with_wall_clock(Link& inner, const std::string& path) {
-  // The one wall-clock read in tap/: pcap readers expect Unix-epoch timestamps, the stack only has Instants.
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  const std::chrono::microseconds wall{std::int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000};
+  // pcap readers expect Unix-epoch timestamps; the stack only has Instants (stack/time.hpp reads the clock).
+  const std::chrono::microseconds wall = wall_clock_since_epoch();
   return std::unique_ptr<PcapRecorder>(new PcapRecorder(inner, path, wall, true));
 }
 
