@@ -1,0 +1,43 @@
+// Per-connection tunables (buffer sizes, Nagle, negotiated options, timers, limits). The TCP layer holds
+// one as its default and passes it to each Connection it creates (tcp/connection).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "stack/time.hpp"
+#include "tcp/congestion.hpp"
+#include "tcp/rtt.hpp"
+
+namespace tapstack::tcp {
+
+struct ConnectionConfig {
+  // Bytes. Large enough for full speed over a TAP with window scaling (RFC 7323): the receive buffer bounds
+  // the window we advertise, the send buffer the data in flight.
+  std::size_t send_buffer = 4 << 20;
+  std::size_t recv_buffer = 4 << 20;
+  bool nagle = true;  // RFC 1122 §4.2.3.4; TCP_NODELAY turns it off
+  // Offered in our SYN / SYN-ACK; used only when the peer's SYN carries them too (RFC 7323, RFC 2018).
+  bool sack = true;
+  bool timestamps = true;
+  bool window_scaling = true;
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // RFC 9438 by default
+  // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: at most 500 ms; an ACK for every second full-sized segment anyway.
+  Duration delayed_ack = milliseconds{40};
+  Duration msl = seconds{30};          // TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
+  std::uint32_t max_retransmits = 15;  // data RTO retries before ETIMEDOUT (RFC 1122 §4.2.3.5 R2)
+  std::uint32_t syn_retransmits = 6;   // SYN / SYN-ACK retries before ETIMEDOUT
+  // RFC 1122 §4.2.3.6: off by default; when on, probes after `idle` without traffic, every `interval`,
+  // and gives up (ETIMEDOUT) after `probes` unanswered probes.
+  struct Keepalive {
+    Duration idle = seconds{7200};
+    Duration interval = seconds{75};
+    std::uint32_t probes = 9;
+  };
+  std::optional<Keepalive> keepalive;
+  RttEstimator::Config rtt{};
+  std::size_t max_ooo_ranges = 32;         // out-of-order ranges kept; segments needing more are dropped
+  std::uint32_t challenge_ack_limit = 10;  // per second per connection, RFC 5961 §7, randomized
+};
+
+}  // namespace tapstack::tcp
