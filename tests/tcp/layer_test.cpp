@@ -1,0 +1,747 @@
+// TcpLayer transcript tests (tcp/layer): crafted peer segments in through on_packet, captured segments out of
+// poll() through a fake IpSender. Covers RSTs for closed ports, listeners (backlog, accept order, listen(0),
+// SYN cookies, accept-queue overflow, RST in SYN-RECEIVED), demux at 20k connections, ISNs, ephemeral ports.
+#include "tcp/layer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ip/port_allocator.hpp"
+#include "segment_builder.hpp"
+
+namespace tapstack::tcp {
+namespace {
+
+using testing::SegmentBuilder;
+
+const ip::IpAddress kUs = ip::Ipv4Address{{192, 0, 2, 1}};
+const ip::IpAddress kPeer = ip::Ipv4Address{{198, 51, 100, 2}};
+const ip::IpAddress kPeer2 = ip::Ipv4Address{{198, 51, 100, 3}};
+constexpr std::uint16_t kPort = 80;
+constexpr Instant kT0 = Instant::from_millis(10'000);
+
+// One packet the layer sent, with its parsed segment.
+struct Sent {
+  ip::IpSendParams params;
+  std::vector<std::byte> bytes;
+  Repr repr;  // payload points into `bytes`
+};
+
+class FakeSender final : public ip::IpSender {
+ public:
+  ip::SendResult send(Instant, const ip::IpSendParams& p, std::size_t payload_len,
+                      FunctionRef<void(MutableBytes, const ip::PseudoHeader&)> fill) noexcept override {
+    const ip::PseudoHeader ph{p.src.value_or(kUs), p.dst, p.protocol, std::uint32_t(payload_len)};
+    auto& s = sent.emplace_back();
+    s.params = p;
+    s.bytes.resize(payload_len);
+    fill(s.bytes, ph);
+    return ip::SendResult::kSent;
+  }
+  std::optional<ip::IpAddress> source_for(const ip::IpAddress& dst) const noexcept override {
+    if (dst.is_v4()) return kUs;
+    return std::nullopt;
+  }
+  std::size_t max_payload(const ip::IpAddress&) const noexcept override { return 1480; }
+  bool is_local(const ip::IpAddress& a) const noexcept override { return a == kUs; }
+
+  std::vector<Sent> sent;
+};
+
+class Harness {
+ public:
+  explicit Harness(LayerConfig cfg = {}) : layer{rng, cfg, &out} {}
+
+  // Feeds a peer segment (window defaults to 65535 when the builder left it at 0).
+  ip::TransportHandler::Verdict feed(const SegmentBuilder& b, const ip::IpAddress& src = kPeer,
+                                     const ip::IpAddress& dst = kUs) {
+    Repr r = b.build();
+    if (r.window == 0 && !r.has_flags(Control::kRst)) r.window = 65535;
+    const ip::PseudoHeader ph{src, dst, 6, 0};
+    const auto bytes = testing::emit_to_vector(r, ph);
+    return feed_bytes(bytes, src, dst);
+  }
+  ip::TransportHandler::Verdict feed_bytes(const std::vector<std::byte>& bytes, const ip::IpAddress& src = kPeer,
+                                           const ip::IpAddress& dst = kUs, bool broadcast = false) {
+    ip::IpPacketInfo info;
+    info.src = src;
+    info.dst = dst;
+    info.protocol = 6;
+    info.ttl = 64;
+    info.dst_broadcast = broadcast;
+    return layer.on_packet(now, info, bytes);
+  }
+  // Polls and returns what was sent, parsed (each packet checked against its own pseudo-header).
+  std::vector<Sent> poll() {
+    out.sent.clear();
+    layer.poll(now, out);
+    std::vector<Sent> got = std::move(out.sent);
+    out.sent.clear();
+    for (Sent& s : got) {
+      const ip::PseudoHeader ph{s.params.src.value_or(kUs), s.params.dst, 6, 0};
+      const auto v = View::parse(s.bytes);
+      EXPECT_TRUE(v.has_value());
+      const auto r = Repr::parse(*v, ph);
+      EXPECT_TRUE(r.has_value()) << "the layer emitted a segment that does not parse";
+      if (r) s.repr = *r;
+      EXPECT_TRUE(s.params.dont_fragment);
+      EXPECT_EQ(s.params.protocol, 6);
+    }
+    return got;
+  }
+  // Polls and expects exactly one segment.
+  Repr poll_one() {
+    sent_ = poll();
+    EXPECT_EQ(sent_.size(), 1u);
+    if (sent_.empty()) return Repr{};
+    return sent_.front().repr;
+  }
+
+  // Peer (port `peer_port`, ISN `peer_iss`) opens a connection to us: SYN, our SYN-ACK, final ACK.
+  // Returns our ISS.
+  SeqNum handshake(std::uint16_t peer_port, SeqNum peer_iss, const ip::IpAddress& peer = kPeer) {
+    feed(SegmentBuilder().ports(peer_port, kPort).seq(peer_iss).syn().mss(1460), peer);
+    const Repr synack = poll_one();
+    EXPECT_EQ(synack.flags(), Control::kSyn | Control::kAck);
+    EXPECT_EQ(synack.ack, std::optional<SeqNum>{peer_iss + 1});
+    feed(SegmentBuilder().ports(peer_port, kPort).seq(peer_iss + 1).ack(synack.seq + 1), peer);
+    poll();
+    return synack.seq;
+  }
+
+  SeededRng rng{42};
+  FakeSender out;
+  TcpLayer layer;
+  Instant now = kT0;
+
+ private:
+  std::vector<Sent> sent_;
+};
+
+ConnectionConfig small_buffers() {
+  ConnectionConfig c;
+  c.send_buffer = 4096;
+  c.recv_buffer = 4096;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Segments to no connection: RFC 9293 §3.10.7.1
+
+TEST(TcpLayer, Closed_AckBearingSegment_RstWithSeqFromAck) {
+  Harness h;
+  EXPECT_EQ(h.feed(SegmentBuilder().ports(40000, 9).seq(1000).ack(5000).payload("abc")),
+            ip::TransportHandler::Verdict::kAccepted);
+  const auto sent = h.poll();
+  ASSERT_EQ(sent.size(), 1u);
+  // <SEQ=SEG.ACK><CTL=RST>, ports swapped, back to the sender from the address it wrote to.
+  EXPECT_EQ(sent[0].repr.flags(), Control::kRst);
+  EXPECT_EQ(sent[0].repr.seq, SeqNum{5000});
+  EXPECT_EQ(sent[0].repr.src_port, 9);
+  EXPECT_EQ(sent[0].repr.dst_port, 40000);
+  EXPECT_EQ(sent[0].params.dst, kPeer);
+  EXPECT_EQ(sent[0].params.src, std::optional<ip::IpAddress>{kUs});
+  EXPECT_EQ(h.layer.counters().drop_no_connection, 1u);
+  EXPECT_EQ(h.layer.counters().rst_sent, 1u);
+}
+
+TEST(TcpLayer, Closed_SynWithoutAck_RstAckCoveringTheSegment) {
+  Harness h;
+  h.feed(SegmentBuilder().ports(40000, 9).seq(1000).syn());
+  const Repr r = h.poll_one();
+  // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>: the SYN counts one.
+  EXPECT_EQ(r.flags(), Control::kRst | Control::kAck);
+  EXPECT_EQ(r.seq, SeqNum{0});
+  EXPECT_EQ(r.ack, std::optional<SeqNum>{SeqNum{1001}});
+  // Data and FIN count too.
+  h.feed(SegmentBuilder().ports(40000, 9).seq(2000).fin().payload("hello"));
+  const Repr r2 = h.poll_one();
+  EXPECT_EQ(r2.ack, std::optional<SeqNum>{SeqNum{2006}});
+}
+
+TEST(TcpLayer, Closed_RstIsNeverAnswered) {
+  Harness h;
+  h.feed(SegmentBuilder().ports(40000, 9).seq(1000).rst());
+  h.feed(SegmentBuilder().ports(40000, 9).seq(1000).ack(77).rst());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_rst_no_connection, 2u);
+  EXPECT_EQ(h.layer.counters().rst_sent, 0u);
+  EXPECT_EQ(h.layer.poll_at(), std::nullopt);
+}
+
+TEST(TcpLayer, BadChecksumAndOffsetAreCountedAndSilent) {
+  Harness h;
+  auto bytes = SegmentBuilder().ports(40000, 9).seq(1).syn().bytes({kPeer, kUs, 6, 0});
+  bytes[17] ^= std::byte{0x01};  // checksum
+  h.feed_bytes(bytes);
+  auto bytes2 = SegmentBuilder().ports(40000, 9).seq(1).syn().bytes({kPeer, kUs, 6, 0});
+  bytes2[12] = std::byte{0xf0};  // data offset 60 > 20 bytes
+  h.feed_bytes(bytes2);
+  h.feed_bytes(std::vector<std::byte>(10));
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_bad_checksum, 1u);
+  EXPECT_EQ(h.layer.counters().drop_bad_offset, 1u);
+  EXPECT_EQ(h.layer.counters().drop_truncated, 1u);
+  EXPECT_EQ(h.layer.counters().rx_segments, 3u);
+}
+
+TEST(TcpLayer, BroadcastDestinationGetsNoAnswer) {
+  Harness h;
+  ASSERT_TRUE(h.layer.listen({ip::Ipv4Address{}, kPort}, 4));
+  const ip::IpAddress bcast = ip::Ipv4Address{{192, 0, 2, 255}};
+  const auto bytes = SegmentBuilder().ports(40000, kPort).seq(1).syn().bytes({kPeer, bcast, 6, 0});
+  h.feed_bytes(bytes, kPeer, bcast, /*broadcast=*/true);
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_not_unicast, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Listeners: RFC 9293 §3.10.7.2
+
+TEST(TcpLayer, Listen_AckBearingSegmentGetsRst_RstAndBareDataAreDropped) {
+  Harness h;
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(100).ack(900));
+  const Repr r = h.poll_one();
+  EXPECT_EQ(r.flags(), Control::kRst);
+  EXPECT_EQ(r.seq, SeqNum{900});
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(100).rst());
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(100).payload("no ack"));
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_listener_ack, 1u);
+  EXPECT_EQ(h.layer.counters().drop_listener_rst, 1u);
+  EXPECT_EQ(h.layer.counters().drop_listener_no_syn, 1u);
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+}
+
+TEST(TcpLayer, Listen_SynGetsSynAckWithMss_AndAcceptAfterFinalAck) {
+  Harness h;
+  const auto l = h.layer.listen({ip::Ipv4Address{}, kPort}, 4);  // wildcard address
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(1000).syn().mss(1400));
+  const Repr synack = h.poll_one();
+  EXPECT_EQ(synack.flags(), Control::kSyn | Control::kAck);
+  EXPECT_EQ(synack.src_port, kPort);
+  EXPECT_EQ(synack.dst_port, 40000);
+  EXPECT_EQ(synack.ack, std::optional<SeqNum>{SeqNum{1001}});
+  EXPECT_EQ(synack.mss, std::optional<std::uint16_t>{1460});  // max_payload 1480 - 20
+  EXPECT_EQ(synack.seq, h.layer.isn_generator().isn(h.now, {kUs, kPort}, {kPeer, 40000}));  // RFC 6528
+  EXPECT_FALSE(h.layer.accept(*l));  // still half-open
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(1001).ack(synack.seq + 1).payload("hi"));
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  Connection* conn = h.layer.connection(*c);
+  ASSERT_NE(conn, nullptr);
+  EXPECT_TRUE(conn->is_established());
+  EXPECT_EQ(conn->tuple().local, (ip::Endpoint{kUs, kPort}));
+  EXPECT_EQ(conn->tuple().remote, (ip::Endpoint{kPeer, 40000}));
+  std::array<std::byte, 16> buf{};
+  EXPECT_EQ(conn->recv(buf), 2u);
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  EXPECT_FALSE(h.layer.accept(*l));
+}
+
+TEST(TcpLayer, Listen_BacklogBoundsAndAcceptOrderFollowsHandshakeCompletion) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 3);
+  ASSERT_TRUE(l);
+  // Three SYNs, then the final ACKs in the order 40002, 40001, 40003.
+  std::vector<SeqNum> iss(4);
+  for (std::uint16_t p = 40001; p <= 40003; ++p) {
+    h.feed(SegmentBuilder().ports(p, kPort).seq(SeqNum{p * 10u}).syn());
+    iss[p - 40000] = h.poll_one().seq;
+  }
+  for (const std::uint16_t p : {40002, 40001, 40003})
+    h.feed(SegmentBuilder().ports(p, kPort).seq(SeqNum{p * 10u} + 1).ack(iss[p - 40000] + 1));
+  // A fourth client finds the accept queue full: its SYN is dropped, not reset.
+  h.feed(SegmentBuilder().ports(40004, kPort).seq(7).syn());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_accept_queue_full, 1u);
+  std::vector<std::uint16_t> order;
+  while (const auto c = h.layer.accept(*l)) order.push_back(h.layer.connection(*c)->tuple().remote.port);
+  EXPECT_EQ(order, (std::vector<std::uint16_t>{40002, 40001, 40003}));
+  // Room again: the retransmitted SYN is answered.
+  h.feed(SegmentBuilder().ports(40004, kPort).seq(7).syn());
+  EXPECT_EQ(h.poll_one().flags(), Control::kSyn | Control::kAck);
+}
+
+TEST(TcpLayer, Listen_BacklogZeroAcceptsOne) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 0);
+  ASSERT_TRUE(l);
+  h.handshake(40001, SeqNum{100});
+  // The accept queue (one) is full: the next SYN is dropped.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(200).syn());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_accept_queue_full, 1u);
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(h.layer.connection(*c)->tuple().remote.port, 40001);
+  EXPECT_FALSE(h.layer.accept(*l));
+}
+
+TEST(TcpLayer, Listen_RstInSynReceivedReturnsToListen) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(1000).syn());
+  const Repr synack = h.poll_one();
+  ASSERT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  ASSERT_EQ(h.layer.connection_count(), 1u);
+  // RFC 9293 §3.10.7.4 / RFC 5961 §3: a RST at exactly RCV.NXT.
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(1001).rst());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+  EXPECT_EQ(h.layer.counters().half_open_dropped, 1u);
+  EXPECT_FALSE(h.layer.accept(*l));
+  // Still listening: the same peer can start over.
+  h.now += milliseconds{10};
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(5000).syn());
+  const Repr again = h.poll_one();
+  EXPECT_EQ(again.flags(), Control::kSyn | Control::kAck);
+  EXPECT_EQ(again.ack, std::optional<SeqNum>{SeqNum{5001}});
+  EXPECT_NE(again.seq, synack.seq);  // a new ISN (RFC 6528 clock moved on)
+}
+
+TEST(TcpLayer, Listen_AddressInUse) {
+  Harness h;
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
+  const auto dup = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error(), std::error_code(EADDRINUSE, std::generic_category()));
+  EXPECT_FALSE(h.layer.listen({ip::Ipv4Address{}, kPort}, 4));  // the wildcard overlaps
+  EXPECT_TRUE(h.layer.listen({kUs, 81}, 4));
+  // A port some connection still uses: EADDRINUSE unless SO_REUSEADDR.
+  const auto c = h.layer.connect(h.now, {kPeer, 443}, ip::Endpoint{kUs, 8080});
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(h.layer.listen({kUs, 8080}, 4));
+  EXPECT_TRUE(h.layer.listen({kUs, 8080}, 4, ConnectionConfig{}, /*reuse_addr=*/true));
+}
+
+TEST(TcpLayer, CloseListenerResetsQueuedConnections) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  h.handshake(40001, SeqNum{100});
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(300).syn());
+  h.poll();
+  ASSERT_EQ(h.layer.connection_count(), 2u);
+  h.layer.close_listener(*l);
+  const auto sent = h.poll();
+  ASSERT_EQ(sent.size(), 2u);
+  for (const Sent& s : sent) EXPECT_TRUE(s.repr.has_flags(Control::kRst));
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+  EXPECT_EQ(h.layer.listener(*l), nullptr);
+  // The port is closed now.
+  h.feed(SegmentBuilder().ports(40003, kPort).seq(1).syn());
+  EXPECT_EQ(h.poll_one().flags(), Control::kRst | Control::kAck);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SYN cookies: RFC 4987 §3.6
+
+LayerConfig tiny_syn_queue() {
+  LayerConfig cfg;
+  cfg.syn_queue = 1;
+  return cfg;
+}
+
+TEST(TcpLayer, SynQueueFull_CookieSynAck_FinalAckCreatesTheConnection) {
+  Harness h{tiny_syn_queue()};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn().mss(1460).wscale(7).sack_permitted());
+  const Repr normal = h.poll_one();
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  // The SYN queue is full: the next SYN is answered statelessly.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn().mss(1400).wscale(7).sack_permitted());
+  const Repr cookie = h.poll_one();
+  EXPECT_EQ(cookie.flags(), Control::kSyn | Control::kAck);
+  EXPECT_EQ(cookie.ack, std::optional<SeqNum>{SeqNum{5001}});
+  EXPECT_EQ(cookie.mss, std::optional<std::uint16_t>{1460});
+  EXPECT_EQ(cookie.window_scale, std::nullopt);  // not encodable in a cookie
+  EXPECT_FALSE(cookie.sack_permitted);
+  EXPECT_EQ(h.layer.counters().syn_cookies_sent, 1u);
+  EXPECT_EQ(h.layer.connection_count(), 1u);  // no state kept for the cookie
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  // The final ACK (with data) rebuilds the connection.
+  h.now += seconds{3};
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1).payload("hello"));
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 1u);
+  EXPECT_EQ(h.layer.connection_count(), 2u);
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  Connection* conn = h.layer.connection(*c);
+  ASSERT_NE(conn, nullptr);
+  EXPECT_TRUE(conn->is_established());
+  EXPECT_EQ(conn->tuple().remote.port, 40002);
+  EXPECT_EQ(conn->send_mss(), 1380);  // the cookie's MSS: 1400 rounds down to the table's 1380
+  std::array<std::byte, 16> buf{};
+  ASSERT_EQ(conn->recv(buf), 5u);
+  EXPECT_EQ(as_chars(Bytes{buf.data(), 5}), "hello");
+  // The data is acknowledged (40001's half-open entry retransmits its SYN-ACK meanwhile: filter by port).
+  std::vector<Repr> to_client;
+  h.poll();
+  h.now += ConnectionConfig{}.delayed_ack;  // one small segment: a delayed ACK
+  for (const Sent& s : h.poll()) {
+    if (s.repr.dst_port == 40002) to_client.push_back(s.repr);
+    if (s.repr.dst_port == 40001) {
+      EXPECT_EQ(s.repr.seq, normal.seq);
+    }
+  }
+  ASSERT_EQ(to_client.size(), 1u);
+  EXPECT_EQ(to_client[0].ack, std::optional<SeqNum>{SeqNum{5006}});
+  EXPECT_EQ(to_client[0].seq, cookie.seq + 1);
+}
+
+TEST(TcpLayer, ForgedCookieIsRejectedWithRst) {
+  Harness h{tiny_syn_queue()};
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn());
+  h.poll();
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());
+  const Repr cookie = h.poll_one();
+  // Wrong cookie, right everything else.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 2));
+  const Repr rst = h.poll_one();
+  EXPECT_EQ(rst.flags(), Control::kRst);
+  EXPECT_EQ(rst.seq, cookie.seq + 2);
+  // Right cookie, but from another port (the hash covers the 4-tuple) and with another ISN.
+  h.feed(SegmentBuilder().ports(40003, kPort).seq(5001).ack(cookie.seq + 1));
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(6001).ack(cookie.seq + 1));
+  EXPECT_EQ(h.poll().size(), 2u);
+  EXPECT_EQ(h.layer.counters().syn_cookies_rejected, 3u);
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 0u);
+  EXPECT_EQ(h.layer.connection_count(), 1u);
+}
+
+TEST(TcpLayer, StaleCookieIsRejected) {
+  Harness h{tiny_syn_queue()};
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn());
+  h.poll();
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());
+  const Repr cookie = h.poll_one();
+  // Three slots later. Another SYN (the queue still holds 40001's half-open entry: no poll() ran its timers)
+  // gets a cookie, so the listener is in cookie mode and the old cookie is really checked.
+  h.now += 3 * SynCookies::kSlot;
+  h.feed(SegmentBuilder().ports(40009, kPort).seq(9000).syn());
+  ASSERT_EQ(h.layer.counters().syn_cookies_sent, 2u);
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1));
+  std::vector<Repr> to_client;  // (40001's half-open entry retransmits its SYN-ACK too)
+  for (const Sent& s : h.poll())
+    if (s.repr.dst_port == 40002) to_client.push_back(s.repr);
+  ASSERT_EQ(to_client.size(), 1u);
+  EXPECT_EQ(to_client[0].flags(), Control::kRst);
+  EXPECT_EQ(to_client[0].seq, cookie.seq + 1);
+  EXPECT_EQ(h.layer.counters().syn_cookies_rejected, 1u);
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 0u);
+}
+
+TEST(TcpLayer, CookieAckWhileAcceptQueueFullIsDropped) {
+  LayerConfig cfg = tiny_syn_queue();
+  Harness h{cfg};
+  const auto l = h.layer.listen({kUs, kPort}, 1);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn());
+  h.poll();
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());
+  const Repr cookie = h.poll_one();
+  // 40003 gets a cookie too (the SYN queue holds 40001), completes, and fills the accept queue (backlog 1).
+  h.handshake(40003, SeqNum{700});
+  ASSERT_EQ(h.layer.listener(*l)->accept_queue_len(), 1u);
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1));
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_accept_queue_full, 1u);
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 1u);
+}
+
+TEST(TcpLayer, NoCookiesWhenDisabled) {
+  LayerConfig cfg = tiny_syn_queue();
+  cfg.syn_cookies = false;
+  Harness h{cfg};
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn());
+  h.poll();
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().drop_syn_queue_full, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Active opens, demux, ISNs, ports
+
+TEST(TcpLayer, ConnectSendsSynFromAnEphemeralPortWithRfc6528Isn) {
+  Harness h;
+  const auto c = h.layer.connect(h.now, {kPeer, 443});
+  ASSERT_TRUE(c);
+  const Connection* conn = h.layer.find(*c);
+  ASSERT_NE(conn, nullptr);
+  const FourTuple t = conn->tuple();
+  EXPECT_EQ(t.local.addr, kUs);
+  EXPECT_GE(t.local.port, 49152);
+  const auto sent = h.poll();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].repr.flags(), Control::kSyn);
+  EXPECT_EQ(sent[0].repr.seq, h.layer.isn_generator().isn(h.now, t.local, t.remote));
+  EXPECT_EQ(sent[0].params.dst, kPeer);
+  EXPECT_EQ(sent[0].repr.src_port, t.local.port);
+  EXPECT_EQ(h.layer.counters().connections_opened, 1u);
+  // The SYN-ACK completes it.
+  h.feed(SegmentBuilder().ports(443, t.local.port).seq(9000).ack(sent[0].repr.seq + 1).syn().mss(1460));
+  EXPECT_TRUE(h.layer.find(*c)->is_established());
+  const Repr ack = h.poll_one();
+  EXPECT_EQ(ack.ack, std::optional<SeqNum>{SeqNum{9001}});
+}
+
+TEST(TcpLayer, ConnectErrors) {
+  Harness h;
+  EXPECT_EQ(h.layer.connect(h.now, {kPeer, 0}).error(), std::error_code(EINVAL, std::generic_category()));
+  EXPECT_EQ(h.layer.connect(h.now, {ip::Ipv4Address{}, 80}).error(), std::error_code(EINVAL, std::generic_category()));
+  // No IPv6 source in the fake routes.
+  EXPECT_EQ(h.layer.connect(h.now, {*ip::Ipv6Address::parse("2001:db8::2"), 80}).error(),
+            std::error_code(ENETUNREACH, std::generic_category()));
+  ASSERT_TRUE(h.layer.connect(h.now, {kPeer, 80}, ip::Endpoint{kUs, 5555}));
+  EXPECT_EQ(h.layer.connect(h.now, {kPeer, 80}, ip::Endpoint{kUs, 5555}).error(),
+            std::error_code(EADDRINUSE, std::generic_category()));
+  EXPECT_TRUE(h.layer.connect(h.now, {kPeer, 81}, ip::Endpoint{kUs, 5555}));  // another remote: fine
+}
+
+TEST(TcpLayer, IsnDiffersPerTupleAndIncreasesWithTime) {
+  Harness h;
+  auto syn_seq = [&](std::uint16_t lport, std::uint16_t rport) {
+    const auto c = h.layer.connect(h.now, {kPeer, rport}, ip::Endpoint{kUs, lport});
+    EXPECT_TRUE(c);
+    const Repr syn = h.poll_one();
+    h.layer.abort(h.now, *c);
+    h.poll();
+    return syn.seq;
+  };
+  const SeqNum a = syn_seq(5000, 80);
+  const SeqNum b = syn_seq(5001, 80);
+  const SeqNum c = syn_seq(5000, 81);
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, c);
+  h.now += milliseconds{100};
+  const SeqNum a2 = syn_seq(5000, 80);  // same tuple, 100 ms later: 25000 ticks of 4 us
+  EXPECT_EQ(a2 - a, 25000);
+  h.now += seconds{10};
+  EXPECT_GT(syn_seq(5000, 80), a2);
+}
+
+TEST(TcpLayer, EphemeralPortsAreUniquePerRemoteAndReusedAcrossRemotes) {
+  LayerConfig cfg;
+  cfg.ephemeral = {50000, 50009};  // 10 ports
+  Harness h{cfg};
+  std::set<std::uint16_t> ports;
+  for (int i = 0; i < 10; ++i) {
+    const auto c = h.layer.connect(h.now, {kPeer, 80}, std::nullopt, small_buffers());
+    ASSERT_TRUE(c) << i;
+    const std::uint16_t p = h.layer.find(*c)->tuple().local.port;
+    EXPECT_GE(p, 50000);
+    EXPECT_LE(p, 50009);
+    ports.insert(p);
+  }
+  EXPECT_EQ(ports.size(), 10u);
+  // Exhausted toward this remote ...
+  EXPECT_EQ(h.layer.connect(h.now, {kPeer, 80}, std::nullopt, small_buffers()).error(),
+            std::error_code(EADDRNOTAVAIL, std::generic_category()));
+  // ... but every port is still available toward another remote port or address.
+  EXPECT_TRUE(h.layer.connect(h.now, {kPeer, 81}, std::nullopt, small_buffers()));
+  EXPECT_TRUE(h.layer.connect(h.now, {kPeer2, 80}, std::nullopt, small_buffers()));
+}
+
+TEST(PortAllocator, SkipsPortsInUseAndRandomizesTheSequence) {
+  SeededRng rng{3};
+  ip::PortAllocator a{rng, {49152, 65535}};
+  const ip::Endpoint remote{kPeer, 80};
+  std::set<std::uint16_t> used;
+  std::vector<std::uint16_t> seq;
+  for (int i = 0; i < 200; ++i) {
+    const auto p = a.allocate(kUs, remote, [&](std::uint16_t x) { return used.contains(x); });
+    ASSERT_TRUE(p);
+    EXPECT_FALSE(used.contains(*p));
+    used.insert(*p);
+    seq.push_back(*p);
+  }
+  // RFC 6056 §3.3.5: not simply consecutive.
+  int consecutive = 0;
+  for (std::size_t i = 1; i < seq.size(); ++i)
+    if (seq[i] == seq[i - 1] + 1) ++consecutive;
+  EXPECT_LT(consecutive, 10);
+  // A full range yields nullopt.
+  ip::PortAllocator b{rng, {1000, 1003}};
+  EXPECT_FALSE(b.allocate(kUs, remote, [](std::uint16_t) { return true; }));
+  // Port 0 is never produced.
+  ip::PortAllocator z{rng, {0, 0}};
+  EXPECT_EQ(z.allocate(kUs, remote, [](std::uint16_t) { return false; }), std::optional<std::uint16_t>{1});
+}
+
+TEST(TcpLayer, DemuxesTwentyThousandConnections) {
+  Harness h;
+  constexpr int kN = 20000;
+  std::vector<ConnHandle> handles;
+  handles.reserve(kN);
+  for (int i = 0; i < kN; ++i) {
+    // 20k distinct 4-tuples: 200 remote ports x 100 remote addresses, ports chosen by the layer.
+    const ip::IpAddress remote = ip::Ipv4Address{{198, 51, 100, std::uint8_t(1 + i % 100)}};
+    const auto c = h.layer.connect(h.now, {remote, std::uint16_t(1000 + i / 100)}, std::nullopt, small_buffers());
+    ASSERT_TRUE(c) << i;
+    handles.push_back(*c);
+  }
+  EXPECT_EQ(h.layer.connection_count(), std::size_t(kN));
+  // One poll() may cap each connection, not the number of connections: every SYN goes out.
+  auto syns = h.poll();
+  ASSERT_EQ(syns.size(), std::size_t(kN));
+  // Answer each SYN with a SYN-ACK from its peer; each must reach exactly its own connection.
+  for (const Sent& s : syns) {
+    h.feed(SegmentBuilder()
+               .ports(s.repr.dst_port, s.repr.src_port)
+               .seq(SeqNum{s.repr.src_port * 7u})
+               .ack(s.repr.seq + 1)
+               .syn()
+               .mss(1460),
+           s.params.dst);
+  }
+  for (const ConnHandle c : handles) {
+    const Connection* conn = h.layer.find(c);
+    ASSERT_NE(conn, nullptr);
+    ASSERT_TRUE(conn->is_established()) << conn->tuple().remote << " " << conn->state();
+  }
+  EXPECT_EQ(h.layer.counters().drop_no_connection, 0u);
+  EXPECT_EQ(h.poll().size(), std::size_t(kN));  // one ACK each
+  // Idle established connections: nothing due, and poll() does not even look at them.
+  const auto polled = h.layer.counters().connections_polled;
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.counters().connections_polled, polled);
+  // One segment to one connection: the next poll() drives exactly that one.
+  const Sent& some = syns[12345];
+  h.feed(SegmentBuilder()
+             .ports(some.repr.dst_port, some.repr.src_port)
+             .seq(SeqNum{some.repr.src_port * 7u} + 1)
+             .ack(some.repr.seq + 1)
+             .psh()
+             .payload("x"),
+         some.params.dst);
+  h.poll();
+  EXPECT_EQ(h.layer.counters().connections_polled, polled + 1);
+}
+
+TEST(TcpLayer, IdleConnectionsCostNothingUntilTheirTimer) {
+  Harness h;
+  const auto c = h.layer.connect(h.now, {kPeer, 443}, ip::Endpoint{kUs, 5000});
+  ASSERT_TRUE(c);
+  const Repr syn = h.poll_one();
+  // The SYN is unanswered: the layer reports the retransmission time, and retransmits then, not before.
+  const auto at = h.layer.poll_at();
+  ASSERT_TRUE(at);
+  EXPECT_GT(*at, h.now);
+  h.now = *at - microseconds{1};
+  EXPECT_TRUE(h.poll().empty());
+  h.now = *at;
+  const Repr again = h.poll_one();
+  EXPECT_EQ(again.flags(), Control::kSyn);
+  EXPECT_EQ(again.seq, syn.seq);
+}
+
+TEST(TcpLayer, ClosedConnectionIsKeptThroughFinHandshakeAndTimeWait) {
+  Harness h;
+  ConnectionConfig cfg;
+  cfg.msl = seconds{1};
+  const auto l = h.layer.listen({kUs, kPort}, 4, cfg);
+  ASSERT_TRUE(l);
+  const SeqNum iss = h.handshake(40001, SeqNum{100});
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  h.layer.close(h.now, *c);
+  EXPECT_EQ(h.layer.connection(*c), nullptr);  // the handle is released ...
+  const Repr fin = h.poll_one();
+  EXPECT_TRUE(fin.has_flags(Control::kFin));
+  EXPECT_EQ(fin.seq, iss + 1);
+  EXPECT_EQ(h.layer.connection_count(), 1u);  // ... the connection is not
+  // Peer ACKs our FIN and sends its own: TIME-WAIT.
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).fin());
+  const Repr ack = h.poll_one();
+  EXPECT_EQ(ack.ack, std::optional<SeqNum>{SeqNum{102}});
+  EXPECT_EQ(h.layer.time_wait_count(), 1u);
+  EXPECT_EQ(h.layer.connection_count(), 1u);
+  // A retransmitted FIN in TIME-WAIT is still answered (the 4-tuple is still served).
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).fin());
+  EXPECT_EQ(h.poll_one().ack, std::optional<SeqNum>{SeqNum{102}});
+  // 2*MSL later it is gone.
+  const auto at = h.layer.poll_at();
+  ASSERT_TRUE(at);
+  EXPECT_LE(*at, h.now + seconds{2});
+  h.now = *at;
+  EXPECT_TRUE(h.poll().empty());
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+  EXPECT_EQ(h.layer.time_wait_count(), 0u);
+  EXPECT_EQ(h.layer.poll_at(), std::nullopt);
+}
+
+TEST(TcpLayer, TimeWaitIsBounded) {
+  LayerConfig lc;
+  lc.max_time_wait = 1;
+  Harness h{lc};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  for (std::uint16_t p = 40001; p <= 40002; ++p) {
+    const SeqNum iss = h.handshake(p, SeqNum{100});
+    const auto c = h.layer.accept(*l);
+    ASSERT_TRUE(c);
+    h.layer.close(h.now, *c);
+    h.poll();
+    h.feed(SegmentBuilder().ports(p, kPort).seq(101).ack(iss + 2).fin());
+    h.poll();
+  }
+  EXPECT_EQ(h.layer.time_wait_count(), 1u);
+  EXPECT_EQ(h.layer.counters().time_wait_evicted, 1u);
+  EXPECT_EQ(h.layer.connection_count(), 1u);
+}
+
+TEST(TcpLayer, MaxConnectionsRefusesNewOnes) {
+  LayerConfig lc;
+  lc.max_connections = 2;
+  Harness h{lc};
+  ASSERT_TRUE(h.layer.listen({kUs, kPort}, 8));
+  ASSERT_TRUE(h.layer.connect(h.now, {kPeer, 443}));
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(1).syn());
+  EXPECT_EQ(h.layer.connection_count(), 2u);
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(1).syn());
+  EXPECT_EQ(h.layer.counters().drop_too_many_connections, 1u);
+  EXPECT_EQ(h.layer.connect(h.now, {kPeer, 443}).error(), std::error_code(ENOBUFS, std::generic_category()));
+}
+
+TEST(TcpLayer, IcmpErrorReachesTheConnectionByQuotedHeader) {
+  Harness h;
+  const auto c = h.layer.connect(h.now, {kPeer, 443}, ip::Endpoint{kUs, 5000});
+  ASSERT_TRUE(c);
+  const auto sent = h.poll();
+  ASSERT_EQ(sent.size(), 1u);
+  ip::IcmpErrorInfo info;
+  info.kind = ip::IcmpErrorInfo::Kind::kPortUnreachable;
+  info.hard = true;
+  info.orig_src = kUs;
+  info.orig_dst = kPeer;
+  info.protocol = 6;
+  // RFC 1122 §4.2.3.9 / RFC 5927: a hard error in SYN-SENT aborts the connection.
+  h.layer.on_icmp_error(h.now, info, Bytes{sent[0].bytes.data(), 8});
+  EXPECT_EQ(h.layer.counters().icmp_errors_delivered, 1u);
+  EXPECT_TRUE(h.layer.find(*c)->is_closed());
+  EXPECT_EQ(h.layer.find(*c)->error(), std::error_code(ECONNREFUSED, std::generic_category()));
+  // Unknown 4-tuple and short quotes are counted.
+  info.orig_dst = kPeer2;
+  h.layer.on_icmp_error(h.now, info, Bytes{sent[0].bytes.data(), 8});
+  h.layer.on_icmp_error(h.now, info, Bytes{sent[0].bytes.data(), 4});
+  EXPECT_EQ(h.layer.counters().drop_icmp_no_connection, 2u);
+}
+
+}  // namespace
+}  // namespace tapstack::tcp
