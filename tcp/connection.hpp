@@ -218,7 +218,6 @@ class Connection {
   SpscByteRing recv_ring_;
   Assembler assembler_;
   std::unique_ptr<std::byte[]> tx_scratch_;  // one segment, for payload that wraps in the send ring
-  std::size_t tx_scratch_len_ = 0;
   std::uint16_t syn_window_ = 0;  // the (unscaled) window our SYN / SYN-ACK carried
 
   // Loss recovery and congestion control.
