@@ -1,0 +1,825 @@
+// Runtime: the stack loop (threaded or polled by hand), the commands application threads send it, and the
+// per-iteration sync that moves bytes between the facade's rings and the TCP connections / UDP sockets and
+// publishes each socket's state. Everything below "stack loop" runs on the loop thread only.
+#include "socket/runtime.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "socket/constants.hpp"
+#include "socket/core.hpp"
+#include "socket/sys.hpp"
+#include "tcp/state.hpp"
+
+namespace tapstack::socket {
+
+namespace detail {
+class EventFdHolder {
+ public:
+  sys::EventFd fd;
+};
+}  // namespace detail
+
+using detail::Command;
+using detail::Phase;
+using detail::Proto;
+using detail::SocketCore;
+
+namespace {
+
+std::atomic<Runtime*> g_default{nullptr};
+
+std::error_code errc(int e) noexcept { return {e, std::generic_category()}; }
+
+constexpr std::size_t kMaxDatagram = 65535;
+
+bool overlaps(const ip::IpAddress& a, const ip::IpAddress& b) noexcept {
+  return a.family() == b.family() && (a.is_unspecified() || b.is_unspecified() || a == b);
+}
+
+ip::IpAddress wildcard(ip::Family f) noexcept {
+  return f == ip::Family::kIpv4 ? ip::IpAddress{ip::Ipv4Address{}} : ip::IpAddress{ip::Ipv6Address{}};
+}
+
+// States in which a connection still takes application data (RFC 9293 §3.10.2: SEND).
+bool can_still_send(tcp::State s) noexcept {
+  return s == tcp::State::kSynSent || s == tcp::State::kSynReceived || s == tcp::State::kEstablished ||
+         s == tcp::State::kCloseWait;
+}
+
+void complete(Command& c) noexcept {
+  c.done.store(1, std::memory_order_release);
+  sys::futex_wake_all(c.done);
+}
+
+}  // namespace
+
+NameResolver* default_name_resolver() noexcept {
+  Runtime* rt = Runtime::default_runtime();
+  return rt != nullptr ? rt->resolver() : nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Setup
+
+RuntimeConfig RuntimeConfig::from_env() {
+  RuntimeConfig c;
+  const char* ip4 = std::getenv("TAPSTACK_IP4");
+  if (ip4 == nullptr || *ip4 == '\0') throw std::invalid_argument("TAPSTACK_IP4 is not set (e.g. 192.0.2.2/24)");
+  if (const auto cidr = ip::Ipv4Cidr::parse(ip4)) {
+    c.interface.ipv4 = *cidr;
+  } else if (const auto a = ip::Ipv4Address::parse(ip4)) {
+    c.interface.ipv4 = ip::Ipv4Cidr{*a, 24};  // a bare address: the usual /24 of a TAP test network
+  } else {
+    throw std::invalid_argument(std::string{"TAPSTACK_IP4: not an IPv4 address[/prefix]: "} + ip4);
+  }
+  if (const char* gw = std::getenv("TAPSTACK_GW4"); gw != nullptr && *gw != '\0') {
+    const auto a = ip::Ipv4Address::parse(gw);
+    if (!a) throw std::invalid_argument(std::string{"TAPSTACK_GW4: not an IPv4 address: "} + gw);
+    c.interface.gateway4 = *a;
+  }
+  c.interface.mac = ip::MacAddress{{0x02, 0, 0, 0, 0, 0x01}};
+  if (const char* mac = std::getenv("TAPSTACK_MAC"); mac != nullptr && *mac != '\0') {
+    const auto m = ip::MacAddress::parse(mac);
+    if (!m) throw std::invalid_argument(std::string{"TAPSTACK_MAC: not a MAC address: "} + mac);
+    c.interface.mac = *m;
+  }
+  return c;
+}
+
+Runtime::Runtime(Link& link, const RuntimeConfig& cfg) : Runtime(link, cfg, false) {}
+Runtime::Runtime(Link& link, const RuntimeConfig& cfg, ManualTag) : Runtime(link, cfg, true) {}
+
+Runtime::Runtime(Link& link, const RuntimeConfig& cfg, bool manual) : link_{link}, cfg_{cfg}, manual_{manual} {
+  if (cfg.seed) {
+    rng_ = std::make_unique<SeededRng>(*cfg.seed);
+  } else {
+    rng_ = std::make_unique<SecureRng>();
+  }
+  iface_ = std::make_unique<ip::Interface>(link_, cfg_.interface, *rng_);
+  udp_ = std::make_unique<udp::UdpLayer>(*rng_, cfg_.udp);
+  tcp_ = std::make_unique<tcp::TcpLayer>(*rng_, cfg_.tcp, iface_.get());
+  iface_->register_transport(ip::IpProtocol::kUdp, *udp_);
+  iface_->register_transport(ip::IpProtocol::kTcp, *tcp_);
+  scratch_.resize(kMaxDatagram);
+  if (!manual_) wake_ = std::make_unique<detail::EventFdHolder>();
+}
+
+Runtime::~Runtime() {
+  stop();
+  Runtime* self = this;
+  g_default.compare_exchange_strong(self, nullptr);
+}
+
+void Runtime::set_default(Runtime* rt) noexcept { g_default.store(rt, std::memory_order_release); }
+Runtime* Runtime::default_runtime() noexcept { return g_default.load(std::memory_order_acquire); }
+
+namespace {
+std::unique_ptr<Runtime>& owned_default() {
+  static std::unique_ptr<Runtime> rt;
+  return rt;
+}
+}  // namespace
+
+Runtime& Runtime::start_default(Link& link) {
+  std::unique_ptr<Runtime>& owned = owned_default();
+  if (owned) throw std::logic_error("Runtime::start_default: a default runtime is already running");
+  owned = std::make_unique<Runtime>(link, RuntimeConfig::from_env());
+  owned->start();
+  set_default(owned.get());
+  return *owned;
+}
+
+void Runtime::stop_default() noexcept { owned_default().reset(); }
+
+void Runtime::start() {
+  if (manual_) throw std::logic_error("Runtime::start: a manual runtime is driven by poll()");
+  if (thread_.joinable()) return;
+  stop_.store(false, std::memory_order_release);
+  running_.store(true, std::memory_order_seq_cst);
+  thread_ = std::thread([this] { run_loop(); });
+}
+
+void Runtime::stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_seq_cst);
+  wake_->fd.signal();
+  thread_.join();
+}
+
+Instant Runtime::now() const noexcept { return manual_ ? now_ : SteadyClock{}.now(); }
+
+std::optional<Instant> Runtime::deadline_after(std::optional<Duration> timeout) const noexcept {
+  if (!timeout) return std::nullopt;
+  return now() + *timeout;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Application side (any thread)
+
+std::error_code Runtime::call(Command& c) noexcept {
+  if (manual_) {
+    execute(c, now_);
+    return c.ec;
+  }
+  callers_.fetch_add(1, std::memory_order_seq_cst);
+  if (!running_.load(std::memory_order_seq_cst)) {
+    callers_.fetch_sub(1, std::memory_order_seq_cst);
+    return errc(ENETDOWN);
+  }
+  commands_.push(&c);
+  wake_loop();
+  while (c.done.load(std::memory_order_acquire) == 0) sys::futex_wait(c.done, 0, std::nullopt);
+  callers_.fetch_sub(1, std::memory_order_seq_cst);
+  return c.ec;
+}
+
+void Runtime::post(Command* c) noexcept {
+  if (manual_) {
+    execute(*c, now_);
+    delete c;
+    return;
+  }
+  callers_.fetch_add(1, std::memory_order_seq_cst);
+  if (!running_.load(std::memory_order_seq_cst)) {
+    callers_.fetch_sub(1, std::memory_order_seq_cst);
+    delete c;
+    return;
+  }
+  commands_.push(c);
+  wake_loop();
+  callers_.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+void Runtime::wake_loop() noexcept {
+  if (manual_) return;
+  // Read-modify-writes on sleeping_ on both sides (no fences: ThreadSanitizer models RMWs, not fences). If this
+  // exchange comes after the loop's in sleeping_'s modification order it reads 1 and wakes the loop; if before,
+  // the loop's exchange reads this one's value, synchronizes with it, and its last look for work sees what this
+  // thread wrote before calling.
+  if (sleeping_.exchange(0, std::memory_order_acq_rel) != 0) wake_->fd.signal();
+}
+
+std::error_code Runtime::wait(SocketCore& c, FunctionRef<bool()> ready, std::optional<Instant> deadline) {
+  if (manual_) {
+    for (;;) {
+      if (ready()) return {};
+      if (deadline && now_ >= *deadline) return errc(ETIMEDOUT);
+      if (!driver_ || !driver_(deadline)) {
+        if (ready()) return {};
+        return errc(deadline && now_ >= *deadline ? ETIMEDOUT : EAGAIN);
+      }
+    }
+  }
+  SteadyClock clock;
+  for (;;) {
+    const std::uint32_t seen = c.seq.load(std::memory_order_seq_cst);
+    c.waiters.fetch_add(1, std::memory_order_seq_cst);
+    if (ready()) {
+      c.waiters.fetch_sub(1, std::memory_order_seq_cst);
+      return {};
+    }
+    std::optional<Duration> left;
+    std::error_code ec;
+    if (!running_.load(std::memory_order_seq_cst)) ec = errc(ENETDOWN);
+    if (!ec && deadline) {
+      const Instant t = clock.now();
+      if (t >= *deadline) ec = errc(ETIMEDOUT);
+      left = *deadline - t;
+    }
+    if (!ec) sys::futex_wait(c.seq, seen, left);
+    c.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    if (ec) return ec;
+  }
+}
+
+std::error_code Runtime::wait_events(FunctionRef<bool()> ready, std::optional<Instant> deadline) {
+  if (manual_) {
+    for (;;) {
+      if (ready()) return {};
+      if (deadline && now_ >= *deadline) return errc(ETIMEDOUT);
+      if (!driver_ || !driver_(deadline)) {
+        if (ready()) return {};
+        return errc(deadline && now_ >= *deadline ? ETIMEDOUT : EAGAIN);
+      }
+    }
+  }
+  SteadyClock clock;
+  for (;;) {
+    const std::uint32_t seen = events_seq_.load(std::memory_order_seq_cst);
+    poll_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    if (ready()) {
+      poll_waiters_.fetch_sub(1, std::memory_order_seq_cst);
+      return {};
+    }
+    std::optional<Duration> left;
+    std::error_code ec;
+    if (!running_.load(std::memory_order_seq_cst)) ec = errc(ENETDOWN);
+    if (!ec && deadline) {
+      const Instant t = clock.now();
+      if (t >= *deadline) ec = errc(ETIMEDOUT);
+      left = *deadline - t;
+    }
+    if (!ec) sys::futex_wait(events_seq_, seen, left);
+    poll_waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    if (ec) return ec;
+  }
+}
+
+void Runtime::notify_app(SocketCore& c) noexcept {
+  c.seq.fetch_add(1, std::memory_order_seq_cst);
+  if (c.waiters.fetch_add(0, std::memory_order_seq_cst) != 0) sys::futex_wake_all(c.seq);
+  events_seq_.fetch_add(1, std::memory_order_seq_cst);
+  if (poll_waiters_.fetch_add(0, std::memory_order_seq_cst) != 0) sys::futex_wake_all(events_seq_);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stack loop
+
+void Runtime::run_loop() {
+  SteadyClock clock;
+  const int link_fd = link_.wait_fd();
+  while (!stop_.load(std::memory_order_acquire)) {
+    Instant now = clock.now();
+    iterate(now);
+    const std::optional<Instant> at = iface_->poll_at();
+    now = clock.now();
+    if (at && *at <= now) continue;
+    sleeping_.exchange(1, std::memory_order_acq_rel);  // pairs with wake_loop()
+    if (stop_.load(std::memory_order_acquire) || !commands_.empty() || has_work()) {
+      sleeping_.exchange(0, std::memory_order_acq_rel);
+      continue;
+    }
+    std::optional<Duration> timeout;
+    if (at) timeout = *at - now;
+    // A link without a descriptor (an in-memory link) cannot wake us: look at it every idle_poll.
+    if (link_fd < 0 && (!timeout || *timeout > cfg_.idle_poll)) timeout = cfg_.idle_poll;
+    const int fds[2] = {link_fd, wake_->fd.fd()};
+    sys::wait_readable(fds, timeout);
+    sleeping_.exchange(0, std::memory_order_acq_rel);  // every write of sleeping_ is an RMW: one release sequence
+    wake_->fd.drain();
+  }
+  // Shut down: refuse new calls, fail queued ones, wait until no caller is between its check and its push.
+  running_.store(false, std::memory_order_seq_cst);
+  for (;;) {
+    fail_commands();
+    if (callers_.load(std::memory_order_seq_cst) == 0) break;
+    std::this_thread::yield();
+  }
+  fail_commands();
+  for (const auto& c : sockets_) notify(*c);  // blocked callers see ENETDOWN
+  publish_events();
+}
+
+void Runtime::poll(Instant now) {
+  if (!manual_) throw std::logic_error("Runtime::poll: only a manual runtime is polled by hand");
+  iterate(now);
+}
+
+std::optional<Instant> Runtime::poll_at() const noexcept {
+  if (has_work()) return Instant{};
+  return iface_->poll_at();
+}
+
+void Runtime::iterate(Instant now) noexcept {
+  now_ = now;
+  drain_commands(now);
+  for (std::size_t i = 0; i < sockets_.size();) {
+    const std::shared_ptr<SocketCore> keep = sockets_[i];
+    sync(*keep, now);
+    if (i < sockets_.size() && sockets_[i] == keep) ++i;  // else it unregistered: index i holds another
+  }
+  iface_->poll(now);
+  publish_events();
+}
+
+void Runtime::publish_events() noexcept {
+  if (!events_changed_) return;
+  events_changed_ = false;
+  events_seq_.fetch_add(1, std::memory_order_seq_cst);
+  if (poll_waiters_.fetch_add(0, std::memory_order_seq_cst) != 0) sys::futex_wake_all(events_seq_);
+}
+
+void Runtime::drain_commands(Instant now) noexcept {
+  while (Command* c = commands_.try_pop()) {
+    execute(*c, now);
+    if (c->heap) {
+      delete c;
+    } else {
+      complete(*c);
+    }
+  }
+}
+
+void Runtime::fail_commands() noexcept {
+  while (Command* c = commands_.try_pop()) {
+    if (c->heap) {
+      delete c;
+    } else {
+      c->ec = errc(ENETDOWN);
+      complete(*c);
+    }
+  }
+}
+
+// Waiter protocol (Runtime::wait): the caller reads seq, increments waiters (RMW), then checks its condition;
+// here the change is made, seq bumped, and waiters read by an RMW. If this RMW follows the caller's in waiters'
+// modification order it sees the waiter and wakes it (seq differs, so its futex_wait returns at once anyway);
+// if it precedes it, the caller's RMW synchronizes with it and the caller's check sees the change.
+void Runtime::notify(SocketCore& c) noexcept {
+  c.seq.fetch_add(1, std::memory_order_seq_cst);
+  if (c.waiters.fetch_add(0, std::memory_order_seq_cst) != 0) sys::futex_wake_all(c.seq);
+  events_changed_ = true;
+}
+
+std::error_code Runtime::register_core(const std::shared_ptr<SocketCore>& c) noexcept {
+  if (c->loop.registered) return {};
+  try {
+    sockets_.push_back(c);
+  } catch (const std::bad_alloc&) {
+    return errc(ENOMEM);
+  }
+  c->loop.registered = true;
+  c->loop.index = sockets_.size() - 1;
+  return {};
+}
+
+void Runtime::unregister_core(SocketCore& c) noexcept {
+  if (c.loop.in_bind_table) {
+    tcp_binds_.erase(std::remove(tcp_binds_.begin(), tcp_binds_.end(), &c), tcp_binds_.end());
+    c.loop.in_bind_table = false;
+  }
+  if (!c.loop.registered) return;
+  const std::size_t i = c.loop.index;
+  c.loop.registered = false;
+  if (i + 1 != sockets_.size()) {
+    sockets_[i] = std::move(sockets_.back());
+    sockets_[i]->loop.index = i;
+  }
+  sockets_.pop_back();  // may free `c`: callers touch it no more
+}
+
+bool Runtime::has_work() const noexcept {
+  for (const auto& c : sockets_) {
+    if (c->proto == Proto::kTcp ? tcp_has_work(*c) : udp_has_work(*c)) return true;
+  }
+  return false;
+}
+
+bool Runtime::tcp_has_work(const SocketCore& c) const noexcept {
+  const auto& L = c.loop;
+  if (L.listener) {
+    const tcp::Listener* l = tcp_->listener(*L.listener);
+    return (l != nullptr ? l->accept_queue_len() : 0) != L.accept_ready;
+  }
+  if (!L.conn) return false;
+  const tcp::Connection* fc = tcp_->find(*L.conn);
+  if (fc == nullptr) return !L.eof && L.error == 0;
+  if (c.tx->size() != 0 && (fc->send_free() != 0 || (L.closing && !can_still_send(fc->state())))) return true;
+  const std::size_t avail = fc->recv_available();
+  if (avail != 0 && !L.closing && c.rx->free_space() != 0) return true;
+  // Unpublished state.
+  if (L.phase == Phase::kConnecting && tcp::is_synchronized(fc->state())) return true;
+  if (avail == 0 && ((fc->error() && fc->error().value() != L.error) || (fc->recv_finished() && !L.eof))) return true;
+  return L.phase == Phase::kConnected && !can_still_send(fc->state()) && !L.send_closed;
+}
+
+bool Runtime::udp_has_work(const SocketCore& c) const noexcept {
+  const auto& L = c.loop;
+  if (!L.udp) return false;
+  udp::UdpSocket* us = udp_->find(*L.udp);
+  if (us == nullptr) return false;
+  if (us->has_error()) return true;
+  if (!c.dtx->empty() && us->can_send()) return true;
+  return !L.closing && us->can_recv() && c.drx->free_space() != 0;
+}
+
+void Runtime::sync(SocketCore& c, Instant now) noexcept {
+  if (c.proto == Proto::kTcp) {
+    sync_tcp(c, now);
+  } else {
+    sync_udp(c);
+  }
+  if (c.loop.closing) finish_close(c, now);  // last: it may free `c`
+}
+
+void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
+  auto& L = c.loop;
+  if (L.listener) {
+    const tcp::Listener* l = tcp_->listener(*L.listener);
+    const auto n = std::uint32_t(l != nullptr ? l->accept_queue_len() : 0);
+    if (n != L.accept_ready) {
+      L.accept_ready = n;
+      c.accept_ready.store(n, std::memory_order_release);
+      notify(c);
+    }
+    return;
+  }
+  if (!L.conn) return;
+  const tcp::Connection* fc = tcp_->find(*L.conn);
+  bool wake = false;
+  std::size_t avail = 0;
+  if (fc != nullptr) {
+    // Application -> connection: one copy from the facade's ring into the connection's send buffer.
+    const std::size_t pending = c.tx->size();
+    const std::size_t room = pending != 0 ? fc->send_free() : 0;
+    if (room != 0) {
+      tcp::Connection* conn = tcp_->connection(*L.conn);
+      const auto spans = c.tx->readable(0, std::min(pending, room));
+      std::size_t n = conn->send(spans[0]);
+      if (n == spans[0].size() && !spans[1].empty()) n += conn->send(spans[1]);
+      c.tx->consume(n);
+      // A writer blocked on a full ring wakes once a quarter of it is free (or it drained), not per segment.
+      const std::size_t left = c.tx->size();
+      if (n != 0 && (left == 0 || c.tx->capacity() - left >= c.tx->capacity() / 4)) wake = true;
+    }
+    // Connection -> application (a closing socket's unread data is dropped with it).
+    avail = fc->recv_available();
+    if (avail != 0 && !L.closing) {
+      const auto w = c.rx->writable();
+      if (!w[0].empty()) {
+        tcp::Connection* conn = tcp_->connection(*L.conn);
+        std::size_t n = conn->recv(w[0]);
+        if (n == w[0].size() && !w[1].empty()) n += conn->recv(w[1]);
+        c.rx->commit(n);
+        if (n != 0) wake = true;
+        avail = fc->recv_available();
+      }
+    }
+  }
+  const bool blocked = avail != 0;
+  if (blocked != L.rx_blocked) {
+    L.rx_blocked = blocked;
+    c.rx_blocked.exchange(blocked ? 1 : 0, std::memory_order_acq_rel);  // RMW: pairs with after_consume()
+  }
+
+  // State, published after the data (release): EOF and errors only once every byte before them is in rx.
+  Phase phase = L.phase;
+  int err = L.error;
+  bool eof = L.eof;
+  if (fc == nullptr) {  // the layer let go of it (TIME-WAIT evicted): the stream is over
+    if (phase == Phase::kConnected) {
+      eof = true;
+    } else if (err == 0) {
+      err = ECONNABORTED;
+    }
+  } else {
+    const tcp::State st = fc->state();
+    if (phase == Phase::kConnecting && tcp::is_synchronized(st)) phase = Phase::kConnected;
+    if (avail == 0) {
+      if (fc->error()) {
+        err = fc->error().value();
+      } else if (fc->recv_finished() || (st == tcp::State::kClosed && phase == Phase::kConnected)) {
+        eof = true;
+      }
+    }
+  }
+  if (phase != L.phase) {
+    L.phase = phase;
+    c.phase.store(phase, std::memory_order_release);
+    wake = true;
+  }
+  if (err != L.error) {
+    L.error = err;
+    c.error.store(err, std::memory_order_release);
+    wake = true;
+  }
+  if (eof != L.eof) {
+    L.eof = eof;
+    c.eof.store(eof, std::memory_order_release);
+    wake = true;
+  }
+  const bool send_closed = phase == Phase::kConnected && (fc == nullptr || !can_still_send(fc->state()));
+  if (send_closed != L.send_closed) {
+    L.send_closed = send_closed;
+    c.send_closed.store(send_closed, std::memory_order_release);
+    wake = true;
+  }
+  if (wake) notify(c);
+}
+
+void Runtime::sync_udp(SocketCore& c) noexcept {
+  auto& L = c.loop;
+  if (!L.udp) return;
+  udp::UdpSocket* us = udp_->find(*L.udp);
+  if (us == nullptr) return;
+  bool wake = false;
+  // Application -> socket. ENOBUFS: the socket's queue is full until the interface's poll drains it.
+  while (detail::Datagram* d = c.dtx->front()) {
+    const std::error_code ec = us->send_to(d->data, d->peer);
+    if (ec == std::errc::no_buffer_space) break;
+    if (ec) c.async_error.store(ec.value(), std::memory_order_release);
+    c.dtx->pop_front();
+    wake = true;
+  }
+  // Socket -> application.
+  while (!L.closing && us->can_recv() && c.drx->free_space() != 0) {
+    std::error_code ec;
+    const std::optional<udp::RecvInfo> info = us->recv(scratch_, {}, ec);
+    if (ec) {
+      c.async_error.store(ec.value(), std::memory_order_release);
+      wake = true;
+      continue;
+    }
+    if (!info) break;
+    try {
+      detail::Datagram d{info->from, std::vector<std::byte>(scratch_.begin(), scratch_.begin() + long(info->size))};
+      c.drx->try_push(std::move(d));
+      wake = true;
+    } catch (const std::bad_alloc&) {
+      // Dropped, like a full receive queue: UDP is allowed to lose it.
+    }
+  }
+  if (us->has_error()) {
+    c.async_error.store(us->take_error().value(), std::memory_order_release);
+    wake = true;
+  }
+  const bool blocked = us->can_recv();
+  if (blocked != L.rx_blocked) {
+    L.rx_blocked = blocked;
+    c.rx_blocked.exchange(blocked ? 1 : 0, std::memory_order_acq_rel);  // RMW: pairs with after_consume()
+  }
+  if (wake) notify(c);
+}
+
+void Runtime::finish_close(SocketCore& c, Instant now) noexcept {
+  auto& L = c.loop;
+  if (L.listener) {
+    tcp_->close_listener(*L.listener);  // RFC 9293 §3.10.4: queued connections are reset
+    L.listener.reset();
+  }
+  if (L.conn) {
+    if (L.opts.linger_abort) {
+      tcp_->abort(now, *L.conn);  // SO_LINGER {1, 0}: RST now (RFC 9293 §3.10.5), unsent data dropped
+    } else {
+      const tcp::Connection* fc = tcp_->find(*L.conn);
+      // close() sends what the application wrote first, then FIN (RFC 9293 §3.10.4).
+      if (fc != nullptr && !fc->error() && can_still_send(fc->state()) && c.tx->size() != 0) return;
+      tcp_->close(now, *L.conn);
+    }
+    L.conn.reset();
+  }
+  if (L.udp) {
+    udp_->close(*L.udp);  // what sync_udp handed over still leaves in the next poll
+    L.udp.reset();
+  }
+  unregister_core(c);
+}
+
+std::error_code Runtime::ensure_udp(const std::shared_ptr<SocketCore>& c) noexcept {
+  auto& L = c->loop;
+  if (L.udp) return {};
+  udp::SocketConfig sc = cfg_.udp.socket;
+  if (L.opts.rcvbuf != 0) sc.rx_max_bytes = L.opts.rcvbuf;
+  if (L.opts.sndbuf != 0) sc.tx_max_bytes = L.opts.sndbuf;
+  try {
+    L.udp = udp_->open(sc);
+  } catch (const std::bad_alloc&) {
+    return errc(ENOMEM);
+  }
+  udp_->socket(*L.udp).set_reuse_addr(L.opts.reuse_addr);
+  if (const std::error_code ec = register_core(c)) {
+    udp_->close(*L.udp);
+    L.udp.reset();
+    return ec;
+  }
+  return {};
+}
+
+tcp::ConnectionConfig Runtime::connection_config(const detail::Options& o) const noexcept {
+  tcp::ConnectionConfig cc = cfg_.tcp.connection;
+  cc.send_buffer = o.sndbuf != 0 ? o.sndbuf : cfg_.tcp_send_buffer;
+  cc.recv_buffer = o.rcvbuf != 0 ? o.rcvbuf : cfg_.tcp_recv_buffer;
+  if (o.keepalive && !cc.keepalive) cc.keepalive = tcp::ConnectionConfig::Keepalive{};
+  return cc;  // TCP_NODELAY: Connection::set_nodelay after connect/accept, so that it can be turned off again
+}
+
+// Linux's rules, at bind() time: a port is in use while another socket is bound to it at an overlapping address,
+// unless both set SO_REUSEADDR and the other is not listening; and while connections still use it (a previous
+// server's TIME-WAIT), unless this socket sets SO_REUSEADDR.
+std::error_code Runtime::tcp_bind(SocketCore& c, const ip::Endpoint& ep) noexcept {
+  auto& L = c.loop;
+  if (L.bound || L.conn || L.listener) return errc(EINVAL);  // bind(2): already bound
+  if (!ep.addr.is_unspecified() && !iface_->is_local(ep.addr)) return errc(EADDRNOTAVAIL);
+  if (ep.port != 0) {
+    for (const SocketCore* o : tcp_binds_) {
+      if (o == &c || !o->loop.bound || o->loop.bound->port != ep.port || !overlaps(o->loop.bound->addr, ep.addr))
+        continue;
+      if (!(L.opts.reuse_addr && o->loop.opts.reuse_addr && !o->loop.listener)) return errc(EADDRINUSE);
+    }
+    // The layer knows which ports connections still use; a listen() probe asks it (see the report: a
+    // TcpLayer::port_in_use() query would say it directly).
+    const auto probe = tcp_->listen(ep, 1, cfg_.tcp.connection, L.opts.reuse_addr);
+    if (!probe) return probe.error();
+    tcp_->close_listener(*probe);
+  }
+  try {
+    tcp_binds_.push_back(&c);
+  } catch (const std::bad_alloc&) {
+    return errc(ENOMEM);
+  }
+  L.in_bind_table = true;
+  L.bound = ep;
+  return {};
+}
+
+void Runtime::execute(Command& cmd, Instant now) noexcept {
+  SocketCore& c = *cmd.core;
+  auto& L = c.loop;
+  L.opts = cmd.opts;
+  cmd.ec.clear();
+  switch (cmd.kind) {
+    case Command::Kind::kOpen:
+      if (c.proto == Proto::kUdp) cmd.ec = ensure_udp(cmd.core);
+      break;
+
+    case Command::Kind::kBind:
+      if (c.proto == Proto::kUdp) {
+        cmd.ec = ensure_udp(cmd.core);
+        if (!cmd.ec) cmd.ec = udp_->socket(*L.udp).bind(cmd.ep);
+        if (!cmd.ec) cmd.local = udp_->socket(*L.udp).local_endpoint();
+      } else {
+        cmd.ec = tcp_bind(c, cmd.ep);
+        if (!cmd.ec) cmd.local = L.bound;
+      }
+      break;
+
+    case Command::Kind::kConnect:
+      if (c.proto == Proto::kUdp) {
+        cmd.ec = ensure_udp(cmd.core);
+        if (!cmd.ec) cmd.ec = udp_->socket(*L.udp).connect(cmd.ep);
+        if (!cmd.ec) {
+          L.phase = Phase::kConnected;
+          c.phase.store(Phase::kConnected, std::memory_order_release);
+        }
+        break;
+      }
+      if (L.listener) {
+        cmd.ec = errc(EINVAL);
+      } else if (L.conn) {
+        cmd.ec = errc(L.phase == Phase::kConnecting ? EALREADY : EISCONN);
+      } else {
+        const auto r = tcp_->connect(now, cmd.ep, L.bound, connection_config(L.opts));
+        if (!r) {
+          cmd.ec = r.error();
+          break;
+        }
+        if (cmd.ec = register_core(cmd.core); cmd.ec) {
+          tcp_->abort(now, *r);
+          break;
+        }
+        L.conn = *r;
+        if (L.opts.nodelay) tcp_->connection(*r)->set_nodelay(true);
+        L.phase = Phase::kConnecting;
+        c.phase.store(Phase::kConnecting, std::memory_order_release);
+        cmd.local = tcp_->find(*r)->tuple().local;
+      }
+      break;
+
+    case Command::Kind::kListen: {
+      if (c.proto == Proto::kUdp) {
+        cmd.ec = errc(EOPNOTSUPP);
+        break;
+      }
+      if (L.listener) break;  // listen() again: the backlog stays (Linux would update it)
+      if (L.conn) {
+        cmd.ec = errc(EINVAL);
+        break;
+      }
+      const ip::Endpoint ep = L.bound.value_or(ip::Endpoint{wildcard(c.family), 0});
+      const auto r = tcp_->listen(ep, std::size_t(std::max(cmd.backlog, 0)), connection_config(L.opts),
+                                  L.opts.reuse_addr);
+      if (!r) {
+        cmd.ec = r.error();
+        break;
+      }
+      if (cmd.ec = register_core(cmd.core); cmd.ec) {
+        tcp_->close_listener(*r);
+        break;
+      }
+      L.listener = *r;
+      L.bound = tcp_->listener(*r)->local();
+      if (!L.in_bind_table) {
+        try {
+          tcp_binds_.push_back(&c);
+          L.in_bind_table = true;
+        } catch (const std::bad_alloc&) {
+        }
+      }
+      L.phase = Phase::kListening;
+      c.phase.store(Phase::kListening, std::memory_order_release);
+      cmd.local = L.bound;
+      break;
+    }
+
+    case Command::Kind::kAccept: {
+      if (!L.listener) {
+        cmd.ec = errc(EINVAL);
+        break;
+      }
+      const std::optional<tcp::ConnHandle> h = tcp_->accept(*L.listener);
+      if (h) {
+        try {
+          auto nc = std::make_shared<SocketCore>(Proto::kTcp, c.family, next_fd());
+          nc->tx = std::make_unique<SpscByteRing>(L.opts.sndbuf != 0 ? L.opts.sndbuf : cfg_.tcp_send_buffer);
+          nc->rx = std::make_unique<SpscByteRing>(L.opts.rcvbuf != 0 ? L.opts.rcvbuf : cfg_.tcp_recv_buffer);
+          nc->loop.opts = L.opts;
+          nc->loop.opts.linger_abort = false;
+          nc->loop.conn = *h;
+          nc->loop.phase = Phase::kConnected;
+          nc->phase.store(Phase::kConnected, std::memory_order_release);
+          if (const std::error_code ec = register_core(nc)) throw std::bad_alloc{};
+          tcp::Connection* conn = tcp_->connection(*h);
+          if (L.opts.nodelay) conn->set_nodelay(true);
+          cmd.local = conn->tuple().local;
+          cmd.remote = conn->tuple().remote;
+          cmd.accepted = std::move(nc);
+        } catch (const std::bad_alloc&) {
+          tcp_->abort(now, *h);
+          cmd.ec = errc(ENOMEM);
+        }
+      } else {
+        cmd.ec = errc(EAGAIN);
+      }
+      // The queue shrank: publish it now, so that the caller's next wait sees the right count.
+      const tcp::Listener* l = tcp_->listener(*L.listener);
+      L.accept_ready = std::uint32_t(l != nullptr ? l->accept_queue_len() : 0);
+      c.accept_ready.store(L.accept_ready, std::memory_order_release);
+      break;
+    }
+
+    case Command::Kind::kClose:
+      L.closing = true;
+      sync(c, now);  // moves what it can and finishes the close (now, or once tx has drained)
+      break;
+
+    case Command::Kind::kSetOption:
+      if (cmd.level == IPPROTO_TCP && cmd.name == TCP_NODELAY && L.conn) {
+        if (tcp::Connection* conn = tcp_->connection(*L.conn)) conn->set_nodelay(L.opts.nodelay);
+      } else if (cmd.level == SOL_SOCKET && cmd.name == SO_REUSEADDR && L.udp) {
+        udp_->socket(*L.udp).set_reuse_addr(L.opts.reuse_addr);
+      }
+      break;
+
+    case Command::Kind::kNames:
+      if (L.conn) {
+        if (const tcp::Connection* fc = tcp_->find(*L.conn)) {
+          cmd.local = fc->tuple().local;
+          cmd.remote = fc->tuple().remote;
+        }
+      } else if (L.bound) {
+        cmd.local = L.bound;
+      } else if (L.udp) {
+        udp::UdpSocket& us = udp_->socket(*L.udp);
+        cmd.local = us.local_endpoint();
+        cmd.remote = us.remote_endpoint();
+      }
+      break;
+  }
+}
+
+}  // namespace tapstack::socket
