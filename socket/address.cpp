@@ -61,7 +61,7 @@ std::string SockAddr::to_string() const {
                        : addr_.to_string() + ":" + std::to_string(port_);
 }
 
-std::vector<AddrInfo> getaddrinfo(std::string_view host, int port, int af, int type, int proto, int /*flags*/,
+std::vector<AddrInfo> getaddrinfo(std::string_view host, int port, int af, int type, int proto, int flags,
                                   NameResolver* resolver, std::error_code& ec) {
   ec.clear();
   if (af != AF_UNSPEC && af != AF_INET && af != AF_INET6) {
@@ -80,13 +80,20 @@ std::vector<AddrInfo> getaddrinfo(std::string_view host, int port, int af, int t
   }
 
   std::vector<ip::IpAddress> addrs;
+  std::string canonname;
   if (const std::optional<ip::IpAddress> literal = ip::IpAddress::parse(host)) {
     addrs.push_back(*literal);
   } else if (host == "localhost") {  // RFC 6761 §6.3: resolved locally, never sent to DNS
     addrs.push_back(ip::Ipv4Address{{127, 0, 0, 1}});
     addrs.push_back(*ip::Ipv6Address::parse("::1"));
   } else if (resolver != nullptr && !host.empty()) {
-    addrs = resolver->resolve(host, af, ec);
+    if ((flags & AI_CANONNAME) != 0) {
+      Resolution r = resolver->resolve_canonical(host, af, ec);
+      addrs = std::move(r.addresses);
+      canonname = std::move(r.canonical_name);
+    } else {
+      addrs = resolver->resolve(host, af, ec);
+    }
     if (ec) return {};
   } else {
     ec = make_error(EAI_NONAME);
@@ -103,6 +110,7 @@ std::vector<AddrInfo> getaddrinfo(std::string_view host, int port, int af, int t
       out.push_back({family, SOCK_DGRAM, IPPROTO_UDP, {}, SockAddr{a, std::uint16_t(port)}});
   }
   if (out.empty()) ec = make_error(EAI_NONAME);  // no address of the family asked for
+  if (!out.empty() && (flags & AI_CANONNAME) != 0) out.front().canonname = canonname.empty() ? std::string{host} : canonname;
   return out;
 }
 

@@ -67,10 +67,22 @@ struct AddrInfo {
 
 // Where names go: the DNS resolver (dns/resolver.hpp, run by the Runtime) implements this. `af` is AF_INET,
 // AF_INET6 or AF_UNSPEC. On failure set `ec` to a getaddrinfo error (EAI_NONAME, EAI_AGAIN...).
+// What a resolver found for a name: its addresses and where its CNAME chain ended.
+struct Resolution {
+  std::vector<ip::IpAddress> addresses;
+  std::string canonical_name;  // empty when the resolver does not know it
+};
+
 class NameResolver {
  public:
   virtual ~NameResolver() = default;
   virtual std::vector<ip::IpAddress> resolve(std::string_view name, int af, std::error_code& ec) = 0;
+  // The same with the canonical name (getaddrinfo's AI_CANONNAME); the default knows none.
+  virtual Resolution resolve_canonical(std::string_view name, int af, std::error_code& ec) {
+    Resolution r;
+    r.addresses = resolve(name, af, ec);
+    return r;
+  }
 };
 
 // The resolver getaddrinfo() uses for names: the default Runtime's (Runtime::set_resolver), or nullptr.
@@ -81,7 +93,8 @@ NameResolver* default_name_resolver() noexcept;
 // SOCK_DGRAM/IPPROTO_UDP; `af`, `type`, `proto` (0 = any) filter them. Errors (negative, gai_category()):
 // EAI_NONAME (a name nobody resolves, or no address of the family asked for), EAI_FAMILY (af unknown),
 // EAI_SOCKTYPE (type or proto unknown, or a proto that does not go with the type), EAI_SERVICE (port outside
-// 0..65535). `flags` (AI_*) is accepted and ignored.
+// 0..65535). `flags`: AI_CANONNAME puts the canonical name (the end of the CNAME chain, else the host as given)
+// in the first result's canonname, as glibc does; other AI_* flags are accepted and ignored.
 std::vector<AddrInfo> getaddrinfo(std::string_view host, int port, int af, int type, int proto, int flags,
                                   NameResolver* resolver, std::error_code& ec);
 // With the default resolver; throwing and error_code forms.

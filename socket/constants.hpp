@@ -34,6 +34,7 @@
 #pragma push_macro("EAI_FAMILY")
 #pragma push_macro("EAI_SOCKTYPE")
 #pragma push_macro("EAI_SERVICE")
+#pragma push_macro("AI_CANONNAME")
 #undef AF_UNSPEC
 #undef AF_INET
 #undef AF_INET6
@@ -62,6 +63,7 @@
 #undef EAI_FAMILY
 #undef EAI_SOCKTYPE
 #undef EAI_SERVICE
+#undef AI_CANONNAME
 
 namespace tapstack::socket {
 
@@ -104,6 +106,8 @@ inline constexpr int EAI_FAIL = -4;
 inline constexpr int EAI_FAMILY = -6;
 inline constexpr int EAI_SOCKTYPE = -7;
 inline constexpr int EAI_SERVICE = -8;
+// getaddrinfo() flags (glibc's values).
+inline constexpr int AI_CANONNAME = 0x0002;
 
 }  // namespace tapstack::socket
 
@@ -135,3 +139,4 @@ inline constexpr int EAI_SERVICE = -8;
 #pragma pop_macro("EAI_FAMILY")
 #pragma pop_macro("EAI_SOCKTYPE")
 #pragma pop_macro("EAI_SERVICE")
+#pragma pop_macro("AI_CANONNAME")

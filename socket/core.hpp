@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "ip/address.hpp"
+#include "stack/function_ref.hpp"
 #include "stack/mpsc_queue.hpp"
 #include "stack/spsc_byte_ring.hpp"
 #include "stack/spsc_ring.hpp"
+#include "stack/time.hpp"
 #include "tcp/listener.hpp"
 #include "udp/socket.hpp"
 
@@ -103,7 +105,8 @@ struct SocketCore {
 // One request from an application thread to the stack loop. Synchronous commands live on the caller's stack
 // and the caller sleeps on `done`; a close() is posted on the heap and the loop deletes it.
 struct Command : MpscNode {
-  enum class Kind : std::uint8_t { kOpen, kBind, kConnect, kListen, kAccept, kClose, kSetOption, kNames };
+  // kRun: no socket (`core` is empty); the loop calls `run(now)` (Runtime::run_in_loop).
+  enum class Kind : std::uint8_t { kOpen, kBind, kConnect, kListen, kAccept, kClose, kSetOption, kNames, kRun };
   Kind kind = Kind::kOpen;
   std::shared_ptr<SocketCore> core;
   Options opts;
@@ -111,6 +114,7 @@ struct Command : MpscNode {
   int backlog = 0;
   int level = 0, name = 0;
   bool heap = false;
+  std::optional<FunctionRef<void(Instant)>> run;  // kRun
   // Results.
   std::error_code ec;
   std::shared_ptr<SocketCore> accepted;

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <new>
 #include <stdexcept>
 #include <string>
 
 #include "socket/constants.hpp"
 #include "socket/core.hpp"
+#include "socket/resolver_driver.hpp"
 #include "socket/sys.hpp"
 #include "tcp/state.hpp"
 
@@ -88,7 +91,62 @@ RuntimeConfig RuntimeConfig::from_env() {
     if (!m) throw std::invalid_argument(std::string{"TAPSTACK_MAC: not a MAC address: "} + mac);
     c.interface.mac = *m;
   }
+  if (const char* dns = std::getenv("TAPSTACK_DNS"); dns != nullptr && *dns != '\0') {
+    auto servers = parse_dns_servers(dns);
+    if (!servers) throw std::invalid_argument(std::string{"TAPSTACK_DNS: not a list of addresses: "} + dns);
+    c.dns.servers = std::move(*servers);
+  }
+  if (const char* hosts = std::getenv("TAPSTACK_HOSTS"); hosts != nullptr && *hosts != '\0') {
+    std::ifstream in{hosts};
+    if (!in) throw std::invalid_argument(std::string{"TAPSTACK_HOSTS: cannot read "} + hosts);
+    std::ostringstream text;
+    text << in.rdbuf();
+    c.hosts = text.str();
+  }
   return c;
+}
+
+std::optional<std::vector<ip::Endpoint>> RuntimeConfig::parse_dns_servers(std::string_view text) {
+  std::vector<ip::Endpoint> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ',' || text[i] == ' ') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < text.size() && text[j] != ',' && text[j] != ' ') ++j;
+    const std::string_view item = text.substr(i, j - i);
+    i = j;
+    std::string_view host = item;
+    std::uint16_t port = dns::kDnsPort;
+    const auto set_port = [&port](std::string_view p) {
+      if (p.empty() || p.size() > 5) return false;
+      unsigned v = 0;
+      for (char ch : p) {
+        if (ch < '0' || ch > '9') return false;
+        v = v * 10 + unsigned(ch - '0');
+      }
+      if (v == 0 || v > 0xffff) return false;
+      port = std::uint16_t(v);
+      return true;
+    };
+    if (!item.empty() && item.front() == '[') {  // [2001:db8::53]:53
+      const std::size_t close = item.find(']');
+      if (close == std::string_view::npos) return std::nullopt;
+      host = item.substr(1, close - 1);
+      const std::string_view rest = item.substr(close + 1);
+      if (!rest.empty() && (rest.front() != ':' || !set_port(rest.substr(1)))) return std::nullopt;
+    } else if (const std::size_t colon = item.find(':');
+               colon != std::string_view::npos && item.find(':', colon + 1) == std::string_view::npos) {
+      host = item.substr(0, colon);  // one colon: ADDR:PORT (more: a bare IPv6 address)
+      if (!set_port(item.substr(colon + 1))) return std::nullopt;
+    }
+    const std::optional<ip::IpAddress> a = ip::IpAddress::parse(host);
+    if (!a) return std::nullopt;
+    out.push_back(ip::Endpoint{*a, port});
+  }
+  return out;
 }
 
 Runtime::Runtime(Link& link, const RuntimeConfig& cfg) : Runtime(link, cfg, false) {}
@@ -107,10 +165,15 @@ Runtime::Runtime(Link& link, const RuntimeConfig& cfg, bool manual) : link_{link
   iface_->register_transport(ip::IpProtocol::kTcp, *tcp_);
   scratch_.resize(kMaxDatagram);
   if (!manual_) wake_ = std::make_unique<detail::EventFdHolder>();
+  if (!cfg_.dns.servers.empty() || !cfg_.hosts.empty()) {
+    dns_ = std::make_unique<ResolverDriver>(*this);
+    set_resolver(dns_.get());
+  }
 }
 
 Runtime::~Runtime() {
   stop();
+  set_resolver(nullptr);
   Runtime* self = this;
   g_default.compare_exchange_strong(self, nullptr);
 }
@@ -286,7 +349,7 @@ void Runtime::run_loop() {
   while (!stop_.load(std::memory_order_acquire)) {
     Instant now = clock.now();
     iterate(now);
-    const std::optional<Instant> at = iface_->poll_at();
+    const std::optional<Instant> at = stack_poll_at();
     now = clock.now();
     if (at && *at <= now) continue;
     sleeping_.exchange(1, std::memory_order_acq_rel);  // pairs with wake_loop()
@@ -322,7 +385,23 @@ void Runtime::poll(Instant now) {
 
 std::optional<Instant> Runtime::poll_at() const noexcept {
   if (has_work()) return Instant{};
-  return iface_->poll_at();
+  return stack_poll_at();
+}
+
+std::optional<Instant> Runtime::stack_poll_at() const noexcept {
+  std::optional<Instant> at = iface_->poll_at();
+  if (dns_) {
+    const std::optional<Instant> d = dns_->poll_at();
+    if (d && (!at || *d < *at)) at = d;
+  }
+  return at;
+}
+
+std::error_code Runtime::run_in_loop(FunctionRef<void(Instant)> fn) noexcept {
+  Command c;
+  c.kind = Command::Kind::kRun;
+  c.run = fn;
+  return call(c);
 }
 
 void Runtime::iterate(Instant now) noexcept {
@@ -333,6 +412,7 @@ void Runtime::iterate(Instant now) noexcept {
     sync(*keep, now);
     if (i < sockets_.size() && sockets_[i] == keep) ++i;  // else it unregistered: index i holds another
   }
+  if (dns_) dns_->poll(now);  // reads what the last poll received, queues queries for this one
   iface_->poll(now);
   publish_events();
 }
@@ -668,6 +748,11 @@ std::error_code Runtime::tcp_bind(SocketCore& c, const ip::Endpoint& ep) noexcep
 }
 
 void Runtime::execute(Command& cmd, Instant now) noexcept {
+  if (cmd.kind == Command::Kind::kRun) {
+    cmd.ec.clear();
+    if (cmd.run) (*cmd.run)(now);
+    return;
+  }
   SocketCore& c = *cmd.core;
   auto& L = c.loop;
   L.opts = cmd.opts;
@@ -818,6 +903,9 @@ void Runtime::execute(Command& cmd, Instant now) noexcept {
         cmd.local = us.local_endpoint();
         cmd.remote = us.remote_endpoint();
       }
+      break;
+
+    case Command::Kind::kRun:  // handled above
       break;
   }
 }

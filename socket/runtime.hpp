@@ -29,10 +29,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "dns/resolver.hpp"
 #include "ip/interface.hpp"
 #include "socket/address.hpp"
 #include "stack/function_ref.hpp"
@@ -53,6 +56,8 @@ struct SocketImpl;
 class EventFdHolder;
 }  // namespace detail
 
+class ResolverDriver;
+
 struct RuntimeConfig {
   ip::InterfaceConfig interface;            // MAC, IPv4 address/prefix, gateway, ARP and reassembly bounds
   udp::LayerConfig udp{};
@@ -65,11 +70,21 @@ struct RuntimeConfig {
   std::size_t udp_ring_datagrams = 64;      // datagrams each way between the application and the loop
   int listen_backlog = 8;                   // listen() without an argument
   Duration idle_poll = milliseconds{1};     // the loop's longest sleep when the link has no wait_fd()
+  // getaddrinfo() for names: with a server in dns.servers (port 53) or a hosts entry, the runtime runs a
+  // dns::Resolver in its loop and installs it as its NameResolver (socket/resolver_driver.hpp).
+  dns::ResolverConfig dns{};
+  std::string hosts;                        // hosts(5) text, served before DNS (never sent to a server)
 
   // TAPSTACK_IP4 ("192.0.2.2/24", required), TAPSTACK_GW4 ("192.0.2.1"), TAPSTACK_MAC ("02:00:00:00:00:01";
-  // default 02:00:00:00:00:01). Setup: throws std::invalid_argument naming the variable on a bad value.
+  // default 02:00:00:00:00:01), TAPSTACK_DNS ("192.0.2.1" or "192.0.2.1:5353,198.51.100.53": DNS servers),
+  // TAPSTACK_HOSTS (the path of a hosts(5) file). Setup: throws std::invalid_argument naming the variable on
+  // a bad value.
   static RuntimeConfig from_env();
+  // Parses TAPSTACK_DNS's syntax (also the CLI's --dns): addresses, optionally ADDR:PORT or [V6]:PORT,
+  // separated by commas or spaces. nullopt if one does not parse.
+  static std::optional<std::vector<ip::Endpoint>> parse_dns_servers(std::string_view text);
 };
+
 
 class Runtime {
  public:
@@ -107,6 +122,8 @@ class Runtime {
   // The DNS hook: getaddrinfo() passes names that are not literals to the default runtime's resolver.
   void set_resolver(NameResolver* r) noexcept { resolver_.store(r, std::memory_order_release); }
   NameResolver* resolver() const noexcept { return resolver_.load(std::memory_order_acquire); }
+  // The resolver the runtime runs when its config names a DNS server or hosts (else nullptr).
+  ResolverDriver* dns() noexcept { return dns_.get(); }
 
   // The runtime `socket()` uses when given none. Not owned; clear it (nullptr) before destroying that runtime.
   static void set_default(Runtime* rt) noexcept;
@@ -133,6 +150,7 @@ class Runtime {
   friend class poll;
   friend class SocketFile;
   friend struct detail::SocketImpl;
+  friend class ResolverDriver;
 
   Runtime(Link& link, const RuntimeConfig& cfg, bool manual);
 
@@ -173,6 +191,10 @@ class Runtime {
   tcp::ConnectionConfig connection_config(const detail::Options& o) const noexcept;
   std::error_code tcp_bind(detail::SocketCore& c, const ip::Endpoint& ep) noexcept;
   void finish_close(detail::SocketCore& c, Instant now) noexcept;
+  // Runs fn(now) on the loop and waits for it (manual: inline). ENETDOWN when the loop is not running.
+  std::error_code run_in_loop(FunctionRef<void(Instant)> fn) noexcept;
+  // The interface's timers and the resolver's.
+  std::optional<Instant> stack_poll_at() const noexcept;
 
   Link& link_;
   RuntimeConfig cfg_;
@@ -181,6 +203,7 @@ class Runtime {
   std::unique_ptr<ip::Interface> iface_;
   std::unique_ptr<udp::UdpLayer> udp_;
   std::unique_ptr<tcp::TcpLayer> tcp_;
+  std::unique_ptr<ResolverDriver> dns_;  // after the layers: destroyed before them
 
   // Loop-owned.
   std::vector<std::shared_ptr<detail::SocketCore>> sockets_;
