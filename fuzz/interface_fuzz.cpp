@@ -1,13 +1,18 @@
 // libFuzzer target for ip::Interface: arbitrary bytes become a sequence of received frames at advancing
 // virtual time, with a fake transport on UDP and TCP. Checks that nothing crashes, leaks or trips a sanitizer
-// on the whole receive path (Ethernet, ARP + cache, IPv4, reassembly, ICMP, error generation, ARP queue).
+// on the whole receive path (Ethernet, ARP + cache, IPv4, reassembly, ICMP, error generation, ARP queue) and
+// its IPv6 half (extension headers, reassembly, ICMPv6 errors, NDP + neighbour cache, DAD, RA/SLAAC/RDNSS).
 //
 // Input: byte 0 = flags, then records [len_hi][len_lo][dt_ms][len bytes of frame]...
-//   flags bit 0: fix up the IPv4 header checksum (and the ICMP checksum of unfragmented ICMP) so that
-//                mutated frames get past checksum verification into the deeper layers
+//   flags bit 0: fix up the IPv4 header checksum (and the ICMP checksum of unfragmented ICMP), and the ICMPv6
+//                checksum of IPv6 packets whose ICMPv6 header follows the fixed header, so that mutated
+//                frames get past checksum verification into the deeper layers
 //   flags bit 1: the UDP/TCP transport answers kPortUnreachable (exercises ICMP error generation)
-//   flags bit 2: send an echo request and a 3000-byte datagram to 192.0.2.1 first (ARP queue, fragmentation)
-// The stack is 02:00:00:00:00:02 / 192.0.2.2/24, gateway 192.0.2.254.
+//   flags bit 2: send an echo request and a 3000-byte datagram to 192.0.2.1 and to 2001:db8::1 first
+//                (ARP and NDP queues, fragmentation)
+//   flags bit 3: run IPv6 DAD (1 probe) instead of skipping it, so frames can hit tentative addresses
+// The stack is 02:00:00:00:00:02 / 192.0.2.2/24, gateway 192.0.2.254, and fe80::ff:fe00:2 + 2001:db8::2/64,
+// gateway fe80::fe, SLAAC on.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -37,7 +42,21 @@ class FuzzTransport final : public ip::TransportHandler {
   std::optional<Instant> poll_at() const noexcept override { return std::nullopt; }
 };
 
+void fix_icmpv6_checksum(std::vector<std::byte>& f) {
+  if (f.size() < 14 + 40 + 8 || f[12] != std::byte{0x86} || f[13] != std::byte{0xdd}) return;
+  MutableBytes ip = MutableBytes{f}.subspan(14);
+  if (load_u8(ip, 6) != 58) return;
+  const std::size_t plen = load_be16(ip, 4);
+  if (plen < 8 || plen > ip.size() - 40) return;
+  MutableBytes icmp = ip.subspan(40, plen);
+  store_be16(icmp, 2, 0);
+  Checksum c;
+  c.add(Bytes{ip}.subspan(8, 32)).add_u32(std::uint32_t(plen)).add_u32(58).add(Bytes{icmp});
+  store_be16(icmp, 2, c.finish());
+}
+
 void fix_checksums(std::vector<std::byte>& f) {
+  fix_icmpv6_checksum(f);
   if (f.size() < 14 + 20 || f[12] != std::byte{0x08} || f[13] != std::byte{0x00}) return;
   MutableBytes ipb = MutableBytes{f}.subspan(14);
   const std::size_t ihl = std::size_t(std::uint8_t(ipb[0]) & 0x0f) * 4;
@@ -69,6 +88,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cfg.reassembly.max_bytes = 64 * 1024;
   cfg.reassembly.max_bytes_per_source = 32 * 1024;
   cfg.arp.max_entries = 4;
+  cfg.ipv6 = true;
+  cfg.ipv6_addresses = {ip::Ipv6Cidr{*ip::Ipv6Address::parse("2001:db8::2"), 64}};
+  cfg.gateway6 = *ip::Ipv6Address::parse("fe80::fe");
+  cfg.dad_transmits = (flags & 8) ? 1 : 0;
+  cfg.max_dad_delay = Duration{0};
+  cfg.ndp.max_entries = 4;
+  cfg.ndp.max_pending_per_dest = 8;
+  cfg.reassembly6.max_datagrams = 8;
+  cfg.reassembly6.max_fragments = 16;
+  cfg.reassembly6.max_bytes = 64 * 1024;
+  cfg.reassembly6.max_bytes_per_source = 32 * 1024;
   ip::Interface iface{*link, cfg, rng};
   FuzzTransport t;
   if (flags & 2) t.verdict = ip::TransportHandler::Verdict::kPortUnreachable;
@@ -76,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   iface.register_transport(ip::IpProtocol::kTcp, t);
 
   Instant now = Instant::from_millis(1);
+  iface.poll(now);  // IPv6 addresses come up at once unless flags bit 3 asks for DAD
   const ip::Ipv4Address peer_ip{{192, 0, 2, 1}};
   if (flags & 4) {
     const std::uint8_t ping[4] = {1, 2, 3, 4};
@@ -84,6 +115,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     p.dst = peer_ip;
     p.protocol = 17;
     iface.send(now, p, 3000, [](MutableBytes out, const ip::PseudoHeader&) { std::memset(out.data(), 0x5a, out.size()); });
+    const auto peer6 = *ip::Ipv6Address::parse("2001:db8::1");
+    iface.send_echo_request6(now, peer6, 1, 1, Bytes{reinterpret_cast<const std::byte*>(ping), 4});
+    p.dst = peer6;
+    iface.send(now, p, 3000, [](MutableBytes out, const ip::PseudoHeader&) { std::memset(out.data(), 0xa5, out.size()); });
   }
 
   std::vector<std::byte> frame;
@@ -108,5 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   while (iface.pop_echo_reply()) {
   }
+  (void)iface.dns_servers6();
+  (void)iface.address_state(*ip::Ipv6Address::parse("2001:db8::2"));
   return 0;
 }

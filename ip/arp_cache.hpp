@@ -21,7 +21,7 @@ struct ArpCacheConfig {
   Duration reachable_time = seconds(60);       // a learned mapping is trusted this long (RFC 1122 §2.3.2.1)
   Duration retry_interval = seconds(1);        // at most one request per address per second (RFC 1122 §2.3.2.1)
   unsigned max_requests = 3;                   // give up after this many unanswered requests
-  std::size_t max_pending_per_dest = 8;        // packets queued per unresolved address
+  std::size_t max_pending_per_dest = 64;       // packets queued per unresolved address (Linux keeps ~100)
   std::size_t max_pending_bytes = 256 * 1024;  // packets queued for all addresses together
 };
 

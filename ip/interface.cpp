@@ -49,7 +49,22 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
       tx_buf_(kEth + kIpv4MaxPacketLen),
       payload_buf_(kIpv4MaxPayloadLen),
       ident_key_{SipKey::random(rng)},
-      echo_replies_(std::max<std::size_t>(cfg.echo_reply_queue, 1)) {
+      echo_{cfg.echo_reply_queue},
+      v6_{link,
+          Ipv6Config{.mac = cfg.mac,
+                     .enabled = cfg.ipv6,
+                     .addresses = cfg.ipv6_addresses,
+                     .gateway = cfg.gateway6,
+                     .slaac = cfg.slaac,
+                     .dad_transmits = cfg.dad_transmits,
+                     .router_solicitations = cfg.router_solicitations,
+                     .max_dad_delay = cfg.max_dad_delay,
+                     .hop_limit = cfg.default_ttl == 0 ? std::uint8_t{64} : cfg.default_ttl,
+                     .echo_reply_queue = cfg.echo_reply_queue,
+                     .ndp = cfg.ndp,
+                     .reassembly = cfg.reassembly6,
+                     .icmp_rate = cfg.icmp_rate},
+          rng, handlers_, echo_} {
   if (cfg_.ipv4 && cfg_.ipv4->prefix_len > 32) throw std::invalid_argument("ip::Interface: IPv4 prefix length > 32");
   if (cfg_.mac.is_multicast()) throw std::invalid_argument("ip::Interface: the interface MAC must be unicast");
   if (cfg_.default_ttl == 0) cfg_.default_ttl = 64;
@@ -79,8 +94,11 @@ void Interface::on_frame(Instant now, Bytes frame) noexcept {
   }
   const MacAddress dst = eth->dst();
   const bool l2_broadcast = dst.is_broadcast();
-  if (!l2_broadcast && dst != cfg_.mac) {
-    if (dst.is_multicast()) ++counters_.drop_eth_multicast;  // no multicast group is joined yet
+  // IPv6 multicast frames are taken for the groups the IPv6 engine joined (RFC 2464 §7); others are dropped.
+  const bool l2_v6_multicast =
+      !l2_broadcast && dst.is_multicast() && eth->ethertype() == EtherType::kIpv6 && v6_.accepts_multicast_mac(dst);
+  if (!l2_broadcast && dst != cfg_.mac && !l2_v6_multicast) {
+    if (dst.is_multicast()) ++counters_.drop_eth_multicast;
     else ++counters_.drop_not_our_mac;
     return;
   }
@@ -91,7 +109,11 @@ void Interface::on_frame(Instant now, Bytes frame) noexcept {
   switch (eth->ethertype()) {
     case EtherType::kArp: on_arp(now, eth->payload(), l2_broadcast); break;
     case EtherType::kIpv4: on_ipv4(now, eth->payload(), l2_broadcast); break;
-    default: ++counters_.drop_unknown_ethertype; break;  // IPv6, VLAN tags, 802.3 lengths: not yet
+    case EtherType::kIpv6:
+      if (cfg_.ipv6) v6_.on_packet(now, eth->payload(), eth->src(), l2_broadcast || l2_v6_multicast);
+      else ++counters_.drop_unknown_ethertype;  // IPv6 switched off: as if the stack did not speak it
+      break;
+    default: ++counters_.drop_unknown_ethertype; break;  // VLAN tags, 802.3 lengths: not supported
   }
 }
 
@@ -267,13 +289,8 @@ void Interface::on_icmp(Instant now, const RxDatagram& d) noexcept {
     }
     case Icmpv4Type::kEchoReply: {
       ++counters_.icmp_echo_replies_rx;
-      if (echo_count_ == echo_replies_.size()) {
+      if (!echo_.push(EchoReply{d.src, msg->ident, msg->seq, d.info.ttl, msg->data.size(), now}))
         ++counters_.drop_echo_reply_queue_full;
-        return;
-      }
-      echo_replies_[(echo_head_ + echo_count_) % echo_replies_.size()] =
-          EchoReply{d.src, msg->ident, msg->seq, d.info.ttl, msg->data.size(), now};
-      ++echo_count_;
       return;
     }
     case Icmpv4Type::kDestUnreachable:
@@ -369,6 +386,7 @@ std::size_t Interface::poll(Instant now) noexcept {
     send_arp(now, std::uint16_t(ArpOp::kRequest), MacAddress::broadcast(), MacAddress{}, ip);
   });
   reasm_.poll(now);
+  v6_.poll(now);
   for (TransportHandler* h : handler_list_) h->poll(now, *this);
   return n;
 }
@@ -380,6 +398,7 @@ std::optional<Instant> Interface::poll_at() const noexcept {
   };
   take(arp_.poll_at());
   take(reasm_.poll_at());
+  take(v6_.poll_at());
   for (const TransportHandler* h : handler_list_) take(h->poll_at());
   take(link_.next_arrival());
   return at;
@@ -389,16 +408,22 @@ std::optional<Instant> Interface::poll_at() const noexcept {
 // Send
 
 std::optional<IpAddress> Interface::source_for(const IpAddress& dst) const noexcept {
+  if (dst.is_v6()) {
+    if (auto s = v6_.source_for(dst.v6())) return IpAddress{*s};
+    return std::nullopt;
+  }
   if (!dst.is_v4() || !route(dst.v4())) return std::nullopt;
   return IpAddress{cfg_.ipv4->address};
 }
 
-std::size_t Interface::max_payload(const IpAddress&) const noexcept {
+std::size_t Interface::max_payload(const IpAddress& dst) const noexcept {
+  if (dst.is_v6()) return v6_.max_payload(dst.v6());
   const std::size_t mtu = std::min(link_.mtu(), kIpv4MaxPacketLen);
   return mtu > kIpv4MinHeaderLen ? mtu - kIpv4MinHeaderLen : 0;
 }
 
 bool Interface::is_local(const IpAddress& a) const noexcept {
+  if (a.is_v6()) return v6_.is_local(a.v6());
   return a.is_v4() && cfg_.ipv4 && a.v4() == cfg_.ipv4->address;
 }
 
@@ -451,10 +476,7 @@ SendResult Interface::output(Instant now, const Route& r, std::size_t ip_len) no
 
 SendResult Interface::send(Instant now, const IpSendParams& p, std::size_t payload_len,
                            FunctionRef<void(MutableBytes, const PseudoHeader&)> fill) noexcept {
-  if (!p.dst.is_v4()) {  // IPv6 is not implemented on this interface
-    ++counters_.drop_tx_no_route;
-    return SendResult::kNoRoute;
-  }
+  if (p.dst.is_v6()) return v6_.send(now, p, payload_len, fill);
   const Ipv4Address dst = p.dst.v4();
   const auto rt = route(dst);
   if (!rt) {
@@ -546,12 +568,11 @@ SendResult Interface::send_echo_request(Instant now, Ipv4Address dst, std::uint1
   return r;
 }
 
-std::optional<EchoReply> Interface::pop_echo_reply() noexcept {
-  if (echo_count_ == 0) return std::nullopt;
-  EchoReply r = echo_replies_[echo_head_];
-  echo_head_ = (echo_head_ + 1) % echo_replies_.size();
-  --echo_count_;
-  return r;
+SendResult Interface::send_echo_request6(Instant now, const Ipv6Address& dst, std::uint16_t ident, std::uint16_t seq,
+                                         Bytes data) noexcept {
+  return v6_.send_echo_request(now, dst, ident, seq, data);
 }
+
+std::optional<EchoReply> Interface::pop_echo_reply() noexcept { return echo_.pop(); }
 
 }  // namespace tapstack::ip

@@ -2,19 +2,21 @@
 // Reassembler and fragmentation on send) and ICMPv4 (echo, errors in both directions). It sits between a
 // Link (below) and the transports (above): received frames go up to TransportHandler::on_packet by protocol;
 // transports send down through the IpSender this class implements. Sans-I/O in time: every call takes `now`.
+// IPv6 (EtherType 0x86dd, IpSender calls for IPv6 destinations) is delegated to ip::Ipv6Engine, whose header
+// documents its policy (addresses with DAD/SLAAC, NDP, MLD joins, ICMPv6, fragmentation, path MTU).
 //
 // Usage (one stack loop owns it; nothing here is thread-safe):
 //   Interface iface{link, {.mac = mac, .ipv4 = Ipv4Cidr{addr, 24}, .gateway4 = gw}, rng};
 //   iface.register_transport(IpProtocol::kUdp, udp);
 //   loop { iface.poll(now); sleep until min(iface.poll_at(), link readable); }
 //
-// Receive policy (RFC 1122 §3.2.1, CONFORMANCE §2): frames to our MAC or broadcast (other multicast is not
-// joined yet: dropped); ARP per ip/arp.hpp plus learning rules in ArpCache; IPv4 header checked by
-// Ipv4View::parse (version, IHL, lengths, checksum, options, no source routing); sources that are broadcast,
-// multicast, loopback, 0/8, our own or the subnet broadcast are dropped (no DHCP server here, so there is no
-// exception for 0.0.0.0); destinations must be our address, 255.255.255.255 or the subnet broadcast (IP
-// multicast is dropped); a unicast datagram received in a link-layer broadcast is dropped (RFC 1122 §3.3.6).
-// Fragments go through the Reassembler. No forwarding.
+// Receive policy (RFC 1122 §3.2.1, CONFORMANCE §2): frames to our MAC or broadcast, or IPv6 frames to the
+// 33:33 MAC of a group the IPv6 engine joined (other multicast is dropped); ARP per ip/arp.hpp plus learning
+// rules in ArpCache; IPv4 header checked by Ipv4View::parse (version, IHL, lengths, checksum, options, no
+// source routing); sources that are broadcast, multicast, loopback, 0/8, our own or the subnet broadcast are
+// dropped (no DHCP server here, so there is no exception for 0.0.0.0); destinations must be our address,
+// 255.255.255.255 or the subnet broadcast (IP multicast is dropped); a unicast datagram received in a
+// link-layer broadcast is dropped (RFC 1122 §3.3.6). Fragments go through the Reassembler. No forwarding.
 //
 // ICMP: echo requests to our address are answered with the same identifier, sequence and data (RFC 1122
 // §3.2.2.6; a reply needing fragmentation is fragmented); echo requests to a broadcast address are not
@@ -42,8 +44,11 @@
 
 #include "ip/address.hpp"
 #include "ip/arp_cache.hpp"
+#include "ip/echo_reply.hpp"
 #include "ip/icmp_rate_limit.hpp"
+#include "ip/ipv6_engine.hpp"
 #include "ip/reassembly.hpp"
+#include "ip/slaac.hpp"
 #include "ip/transport.hpp"
 #include "stack/bytes.hpp"
 #include "stack/counters.hpp"
@@ -63,6 +68,18 @@ struct InterfaceConfig {
   ArpCacheConfig arp{};
   ReassemblyConfig reassembly{};
   IcmpRateLimitConfig icmp_rate{};
+  // IPv6 (ip/ipv6_engine.hpp): the link-local address from the MAC (modified EUI-64) whenever it is on.
+  // Off by default for now only because IPv4-only test fixtures count every frame and timer (DAD, MLD and RS
+  // would add some); programs that want IPv6 set it.
+  bool ipv6 = false;
+  std::vector<Ipv6Cidr> ipv6_addresses;  // static addresses; their prefixes are on-link; DAD runs for each
+  std::optional<Ipv6Address> gateway6;   // default router when no Router Advertisement gave one
+  bool slaac = true;                     // addresses from RA prefixes with the A flag (RFC 4862 §5.5.3)
+  unsigned dad_transmits = 1;            // DupAddrDetectTransmits (RFC 4862 §5.1); 0 skips DAD
+  unsigned router_solicitations = 3;     // MAX_RTR_SOLICITATIONS (RFC 4861 §10)
+  Duration max_dad_delay = seconds(1);   // random delay before joining/DAD at start (RFC 4862 §5.4.2)
+  NeighborCacheConfig ndp{};
+  Reassembly6Config reassembly6{};
 };
 
 // Named after what happened; every dropped frame bumps exactly one drop_* counter (of this struct, or of
@@ -84,16 +101,6 @@ struct InterfaceConfig {
   X(drop_tx_link) X(drop_tx_arp_queue)
 TAPSTACK_DEFINE_COUNTERS(InterfaceCounters, TAPSTACK_INTERFACE_COUNTERS)
 
-// An ICMP echo reply addressed to us, as received (the data itself is not kept).
-struct EchoReply {
-  Ipv4Address from;
-  std::uint16_t ident = 0, seq = 0;
-  std::uint8_t ttl = 0;
-  std::size_t data_len = 0;
-  Instant received_at;
-  friend bool operator==(const EchoReply&, const EchoReply&) = default;
-};
-
 class Interface final : public IpSender {
  public:
   // `link` and `rng` must outlive the interface. Throws std::invalid_argument for a config that cannot work
@@ -114,9 +121,18 @@ class Interface final : public IpSender {
   // The earliest of the ARP, reassembly and transport timers and the link's next scheduled arrival.
   std::optional<Instant> poll_at() const noexcept;
 
-  // ICMP echo (ping) client.
+  // ICMP / ICMPv6 echo (ping) client; replies of both families come out of one queue (EchoReply::from).
   SendResult send_echo_request(Instant now, Ipv4Address dst, std::uint16_t ident, std::uint16_t seq, Bytes data) noexcept;
+  SendResult send_echo_request6(Instant now, const Ipv6Address& dst, std::uint16_t ident, std::uint16_t seq,
+                                Bytes data) noexcept;
   std::optional<EchoReply> pop_echo_reply() noexcept;
+
+  // IPv6 state: an address's DAD/lifetime state (nullopt: not ours), the RDNSS servers (RFC 8106) for the
+  // resolver, and the engine itself (addresses, routers, neighbour cache, counters).
+  std::optional<AddressState> address_state(const Ipv6Address& a) const noexcept { return v6_.address_state(a); }
+  std::vector<Ipv6Address> dns_servers6() const { return v6_.dns_servers(); }
+  const Ipv6Engine& ipv6() const noexcept { return v6_; }
+  const Ipv6Counters& ipv6_counters() const noexcept { return v6_.counters(); }
 
   // IpSender.
   SendResult send(Instant now, const IpSendParams& p, std::size_t payload_len,
@@ -174,9 +190,9 @@ class Interface final : public IpSender {
   std::array<std::byte, 576> quote_buf_{};  // an ICMP error's quote of a reassembled datagram
   SipKey ident_key_{};
   std::array<std::uint16_t, 256> ident_counters_{};
-  std::vector<EchoReply> echo_replies_;  // ring of cfg_.echo_reply_queue
-  std::size_t echo_head_ = 0, echo_count_ = 0;
+  EchoReplyQueue echo_;  // cfg_.echo_reply_queue replies of either family
   InterfaceCounters counters_;
+  Ipv6Engine v6_;  // after handlers_ and echo_, which it references
 };
 
 }  // namespace tapstack::ip

@@ -1,0 +1,793 @@
+// ip::Interface's IPv6 half (ip::Ipv6Engine) over a MemoryLink pair: DAD with MLDv2 joins, NS/NA, neighbour
+// resolution, router discovery with SLAAC/MTU/RDNSS, ICMPv6 echo (fragmented both ways), errors and path MTU.
+// libtins crafts what the peer sends and parses what the stack emits; byte offsets check what it does not
+// parse. Time is a hand-moved Instant; SeededRng. Addresses: 2001:db8::/32 and fe80::/10 only.
+#include <gtest/gtest.h>
+#include <tins/tins.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ip/icmpv6.hpp"
+#include "ip/interface.hpp"
+#include "stack/memory_link.hpp"
+
+namespace tapstack::ip {
+namespace {
+
+using Frame = std::vector<std::uint8_t>;
+
+constexpr MacAddress kOurMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+const std::string kOurMacS = "02:00:00:00:00:02", kPeerMacS = "02:00:00:00:00:01", kRouterMacS = "02:00:00:00:00:fe";
+const Ipv6Address kOurLl = *Ipv6Address::parse("fe80::ff:fe00:2");  // modified EUI-64 of 02:00:00:00:00:02
+const Ipv6Address kOurGlobal = *Ipv6Address::parse("2001:db8::2");
+const Ipv6Address kPeer = *Ipv6Address::parse("2001:db8::1");
+const Ipv6Address kRemote = *Ipv6Address::parse("2001:db8:99::7");
+const Ipv6Address kSlaac = *Ipv6Address::parse("2001:db8:1::ff:fe00:2");
+const std::string kOurLlS = "fe80::ff:fe00:2", kOurGlobalS = "2001:db8::2", kPeerS = "2001:db8::1",
+                  kPeerLlS = "fe80::1", kRouterLlS = "fe80::fe", kSolicitedOursS = "ff02::1:ff00:2";
+
+Bytes bytes_of(const Frame& f) { return {reinterpret_cast<const std::byte*>(f.data()), f.size()}; }
+std::vector<std::uint8_t> pattern(std::size_t n) {
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = std::uint8_t(i * 7 + 3);
+  return v;
+}
+
+class FakeTransport final : public TransportHandler {
+ public:
+  struct Rx {
+    IpPacketInfo info;
+    std::vector<std::uint8_t> payload;
+  };
+  struct Err {
+    IcmpErrorInfo info;
+    std::vector<std::uint8_t> quoted;
+  };
+  Verdict verdict = Verdict::kAccepted;
+  std::vector<Rx> packets;
+  std::vector<Err> errors;
+  Verdict on_packet(Instant, const IpPacketInfo& ip, Bytes payload) noexcept override {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(payload.data());
+    packets.push_back({ip, {p, p + payload.size()}});
+    return verdict;
+  }
+  void on_icmp_error(Instant, const IcmpErrorInfo& info, Bytes quoted) noexcept override {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(quoted.data());
+    errors.push_back({info, {p, p + quoted.size()}});
+  }
+  void poll(Instant, IpSender&) noexcept override {}
+  std::optional<Instant> poll_at() const noexcept override { return std::nullopt; }
+};
+
+// No IPv4, a static 2001:db8::2/64, no RS, DAD without the random start delay.
+InterfaceConfig config6() {
+  InterfaceConfig c;
+  c.mac = kOurMac;
+  c.ipv6 = true;
+  c.ipv6_addresses = {Ipv6Cidr{kOurGlobal, 64}};
+  c.router_solicitations = 0;
+  c.max_dad_delay = Duration{0};
+  return c;
+}
+
+// What one emitted frame holds, read by libtins (addresses, hop limit, next header) and by offset.
+struct Out {
+  Frame raw;
+  std::string eth_dst, src, dst;
+  std::uint8_t hop_limit = 0, next_header = 0;
+  std::vector<std::uint8_t> payload;  // after the 40-byte IPv6 header
+  std::uint8_t icmp_type() const { return payload.at(0); }
+};
+Out parse_out(const Frame& f) {
+  Out o;
+  o.raw = f;
+  Tins::EthernetII eth(f.data(), std::uint32_t(f.size()));
+  EXPECT_EQ(eth.payload_type(), 0x86dd);
+  const auto& ip = eth.rfind_pdu<Tins::IPv6>();
+  o.eth_dst = eth.dst_addr().to_string();
+  o.src = ip.src_addr().to_string();
+  o.dst = ip.dst_addr().to_string();
+  o.hop_limit = ip.hop_limit();
+  o.next_header = f.at(14 + 6);
+  o.payload.assign(f.begin() + 14 + 40, f.end());
+  return o;
+}
+
+struct Harness6 {
+  std::unique_ptr<MemoryLink> link, peer;
+  SeededRng rng{11};
+  FakeTransport udp;
+  std::unique_ptr<Interface> iface;
+  Instant now = Instant::from_millis(1000);
+
+  explicit Harness6(InterfaceConfig cfg = config6(), std::size_t mtu = 1500) {
+    auto [a, b] = MemoryLink::pair({.mtu = mtu});
+    link = std::move(a);
+    peer = std::move(b);
+    iface = std::make_unique<Interface>(*link, cfg, rng);
+    iface->register_transport(IpProtocol::kUdp, udp);
+  }
+  const Ipv6Counters& c() const { return iface->ipv6_counters(); }
+  void inject_raw(const Frame& f) {
+    peer->transmit(now, bytes_of(f));
+    iface->poll(now);
+  }
+  void inject(Tins::PDU& pdu) { inject_raw(pdu.serialize()); }
+  void inject(Tins::PDU&& pdu) { inject_raw(pdu.serialize()); }
+  std::vector<Frame> sent_raw() {
+    std::vector<Frame> out;
+    std::vector<std::byte> buf(kMaxFrameSize);
+    while (auto n = peer->receive(now, MutableBytes{buf})) {
+      const auto* p = reinterpret_cast<const std::uint8_t*>(buf.data());
+      out.emplace_back(p, p + *n);
+    }
+    return out;
+  }
+  std::vector<Out> sent() {
+    std::vector<Out> out;
+    for (const auto& f : sent_raw()) out.push_back(parse_out(f));
+    return out;
+  }
+  void advance(Duration d) {
+    now += d;
+    iface->poll(now);
+  }
+  // Runs DAD to completion for the configured addresses and forgets what was sent.
+  void up() {
+    iface->poll(now);
+    advance(seconds(1));
+    ASSERT_EQ(iface->address_state(kOurLl), AddressState::kPreferred);
+    sent_raw();
+  }
+  // The peer (2001:db8::1) solicits our address with its link-layer address: we learn it and answer.
+  void learn_peer() {
+    inject(ns_from(kPeerS, kSolicitedOursS, kOurGlobalS, kPeerMacS));
+    ASSERT_EQ(sent().size(), 1u);
+  }
+  SendResult send_udp(const Ipv6Address& dst, const std::vector<std::uint8_t>& payload) {
+    IpSendParams p;
+    p.dst = dst;
+    p.protocol = 17;
+    return iface->send(now, p, payload.size(), [&](MutableBytes out, const PseudoHeader& ph) {
+      EXPECT_EQ(ph.length, payload.size());
+      EXPECT_TRUE(ph.src.is_v6());
+      std::copy(payload.begin(), payload.end(), reinterpret_cast<std::uint8_t*>(out.data()));
+    });
+  }
+
+  static Tins::EthernetII ns_from(const std::string& src, const std::string& dst, const std::string& target,
+                                  const std::string& slla, const std::string& eth_src = kPeerMacS) {
+    Tins::IPv6 ip(dst, src);
+    ip.hop_limit(255);
+    Tins::ICMPv6 ns(Tins::ICMPv6::NEIGHBOUR_SOLICIT);
+    ns.target_addr(target);
+    if (!slla.empty()) ns.source_link_layer_addr(slla);
+    const std::string eth_dst = dst.rfind("ff02", 0) == 0 ? "33:33:ff:00:00:02" : kOurMacS;
+    return Tins::EthernetII(eth_dst, eth_src) / ip / ns;
+  }
+  static Tins::EthernetII na_from(const std::string& src, const std::string& dst, const std::string& target,
+                                  const std::string& tlla, bool solicited, bool override_flag,
+                                  const std::string& eth_src = kPeerMacS) {
+    Tins::IPv6 ip(dst, src);
+    ip.hop_limit(255);
+    Tins::ICMPv6 na(Tins::ICMPv6::NEIGHBOUR_ADVERT);
+    na.target_addr(target);
+    na.solicited(solicited ? 1 : 0);
+    na.override(override_flag ? 1 : 0);
+    if (!tlla.empty()) na.target_link_layer_addr(tlla);
+    const std::string eth_dst = dst == "ff02::1" ? "33:33:00:00:00:01" : kOurMacS;
+    return Tins::EthernetII(eth_dst, eth_src) / ip / na;
+  }
+  static Tins::EthernetII from_peer6() { return Tins::EthernetII(kOurMacS, kPeerMacS); }
+};
+
+Tins::IPv6 ip6(const std::string& dst, const std::string& src) {
+  Tins::IPv6 ip(dst, src);
+  ip.hop_limit(64);
+  return ip;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Addresses and DAD (RFC 4862)
+
+TEST(Interface6, LinkLocalFromMac_MldReportThenDadNsFromUnspecified_PreferredAfterRetransTimer) {
+  InterfaceConfig cfg = config6();
+  cfg.ipv6_addresses.clear();
+  cfg.max_dad_delay = seconds(1);  // the RFC 4862 §5.4.2 random delay
+  Harness6 h{cfg};
+  EXPECT_EQ(h.iface->ipv6().link_local(), kOurLl);
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kTentative);
+  h.iface->poll(h.now);
+  const auto first = h.iface->poll_at();
+  ASSERT_TRUE(first);
+  ASSERT_GE(*first, h.now);
+  ASSERT_LT(*first, h.now + seconds(1));
+  if (*first > h.now) {
+    EXPECT_TRUE(h.sent().empty());
+  }
+  h.now = *first;
+  h.iface->poll(h.now);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 2u);
+  // The MLDv2 report joining the solicited-node group comes first (RFC 4862 §5.4.2, RFC 3810 §5.2).
+  EXPECT_EQ(out[0].eth_dst, "33:33:00:00:00:16");
+  EXPECT_EQ(out[0].src, "::");
+  EXPECT_EQ(out[0].dst, "ff02::16");
+  EXPECT_EQ(out[0].hop_limit, 1);
+  EXPECT_EQ(out[0].next_header, 0);           // Hop-by-Hop with Router Alert
+  ASSERT_GE(out[0].payload.size(), 8u + 28u);
+  EXPECT_EQ(out[0].payload[8], 143);          // MLDv2 report
+  EXPECT_EQ(out[0].payload[8 + 8], 4);        // CHANGE_TO_EXCLUDE({}): join
+  const Ipv6Address group = Ipv6Address::from_bytes(bytes_of(out[0].payload).subspan(8 + 12, 16));
+  EXPECT_EQ(group, *Ipv6Address::parse(kSolicitedOursS));
+  // Then the DAD probe: from ::, to the solicited-node group, hop limit 255, no SLLA option.
+  EXPECT_EQ(out[1].eth_dst, "33:33:ff:00:00:02");
+  EXPECT_EQ(out[1].src, "::");
+  EXPECT_EQ(out[1].dst, kSolicitedOursS);
+  EXPECT_EQ(out[1].hop_limit, 255);
+  Tins::EthernetII eth(out[1].raw.data(), std::uint32_t(out[1].raw.size()));
+  const auto& ns = eth.rfind_pdu<Tins::ICMPv6>();
+  EXPECT_EQ(ns.type(), Tins::ICMPv6::NEIGHBOUR_SOLICIT);
+  EXPECT_EQ(ns.target_addr().to_string(), kOurLlS);
+  EXPECT_EQ(ns.search_option(Tins::ICMPv6::SOURCE_ADDRESS), nullptr);
+  EXPECT_EQ(out[1].raw.size(), 14u + 40u + 24u);
+  EXPECT_EQ(h.c().dad_ns_sent, 1u);
+  EXPECT_EQ(h.c().mld_reports_sent, 1u);
+  // Not usable until RetransTimer (1 s) has passed without a conflict.
+  h.advance(seconds(1) - microseconds(1));
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kTentative);
+  EXPECT_FALSE(h.iface->is_local(IpAddress{kOurLl}));
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(microseconds(1));
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kPreferred);
+  EXPECT_TRUE(h.iface->is_local(IpAddress{kOurLl}));
+  EXPECT_EQ(h.c().dad_succeeded, 1u);
+  EXPECT_EQ(h.iface->source_for(IpAddress{*Ipv6Address::parse("fe80::1")}), IpAddress{kOurLl});
+}
+
+TEST(Interface6, DadConflictingNaMarksDuplicate_NeverUsedAsSource) {
+  Harness6 h;
+  h.iface->poll(h.now);
+  EXPECT_EQ(h.sent().size(), 3u);  // one MLD report (shared group ff02::1:ff00:2), two DAD NS
+  // Another node already owns 2001:db8::2 and defends it (RFC 4862 §5.4.4).
+  h.inject(Harness6::na_from(kPeerS, "ff02::1", kOurGlobalS, kPeerMacS, false, true));
+  EXPECT_EQ(h.iface->address_state(kOurGlobal), AddressState::kDuplicate);
+  EXPECT_EQ(h.c().dad_duplicates, 1u);
+  h.advance(seconds(1));
+  EXPECT_EQ(h.iface->address_state(kOurGlobal), AddressState::kDuplicate);
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kPreferred);
+  EXPECT_FALSE(h.iface->is_local(IpAddress{kOurGlobal}));
+  // No global source is left: global destinations have no route, and the duplicate is never a source.
+  EXPECT_EQ(h.iface->source_for(IpAddress{kPeer}), std::nullopt);
+  EXPECT_EQ(h.send_udp(kPeer, pattern(10)), SendResult::kNoRoute);
+  IpSendParams p;
+  p.dst = kPeer;
+  p.src = IpAddress{kOurGlobal};
+  p.protocol = 17;
+  EXPECT_EQ(h.iface->send(h.now, p, 4, [](MutableBytes, const PseudoHeader&) {}), SendResult::kNoRoute);
+  // An NS for the duplicate address is not answered; packets to it are not accepted.
+  h.inject(Harness6::ns_from(kPeerS, kSolicitedOursS, kOurGlobalS, kPeerMacS));
+  EXPECT_TRUE(h.sent().empty());
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / Tins::UDP(9, 1000) / Tins::RawPDU("x"));
+  EXPECT_TRUE(h.udp.packets.empty());
+}
+
+TEST(Interface6, DadNsFromAnotherNodeMarksTentativeDuplicate) {
+  Harness6 h;
+  h.iface->poll(h.now);
+  h.sent();
+  h.inject(Harness6::ns_from("::", kSolicitedOursS, kOurGlobalS, ""));
+  EXPECT_EQ(h.iface->address_state(kOurGlobal), AddressState::kDuplicate);
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kTentative);
+  // Our own probe looped back (same MAC) is not a conflict.
+  h.inject(Harness6::ns_from("::", kSolicitedOursS, kOurLlS, "", kOurMacS));
+  EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kTentative);
+}
+
+TEST(Interface6, PacketsToTentativeAddressAreDropped) {
+  Harness6 h;
+  h.iface->poll(h.now);
+  h.sent();
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / Tins::UDP(9, 1000) / Tins::RawPDU("early"));
+  EXPECT_TRUE(h.udp.packets.empty());
+  EXPECT_EQ(h.c().drop_ipv6_tentative_dst, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Neighbor Discovery (RFC 4861)
+
+TEST(Interface6, NsForOurAddressGetsSolicitedNaWithTlla_AndSenderIsLearned) {
+  Harness6 h;
+  h.up();
+  h.inject(Harness6::ns_from(kPeerS, kSolicitedOursS, kOurGlobalS, kPeerMacS));
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kPeerMacS);
+  EXPECT_EQ(out[0].src, kOurGlobalS);
+  EXPECT_EQ(out[0].dst, kPeerS);
+  EXPECT_EQ(out[0].hop_limit, 255);
+  Tins::EthernetII eth(out[0].raw.data(), std::uint32_t(out[0].raw.size()));
+  const auto& na = eth.rfind_pdu<Tins::ICMPv6>();
+  EXPECT_EQ(na.type(), Tins::ICMPv6::NEIGHBOUR_ADVERT);
+  EXPECT_EQ(na.target_addr().to_string(), kOurGlobalS);
+  EXPECT_EQ(na.solicited(), 1);
+  EXPECT_EQ(na.override(), 1);
+  EXPECT_EQ(na.router(), 0);
+  EXPECT_EQ(na.target_link_layer_addr().to_string(), kOurMacS);
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kStale);
+  // The learned address is used at once (STALE -> DELAY), without a solicitation.
+  EXPECT_EQ(h.send_udp(kPeer, pattern(8)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kPeerMacS);
+  EXPECT_EQ(out[0].next_header, 17);
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kDelay);
+}
+
+TEST(Interface6, NdpWithHopLimitBelow255IsDropped) {
+  Harness6 h;
+  h.up();
+  auto f = Harness6::ns_from(kPeerS, kSolicitedOursS, kOurGlobalS, kPeerMacS);
+  f.rfind_pdu<Tins::IPv6>().hop_limit(254);
+  h.inject(f);
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.c().drop_ndp_bad_hop_limit, 1u);
+}
+
+TEST(Interface6, FirstPacketsQueuedUntilNaThenSentInOrder) {
+  Harness6 h;
+  h.up();
+  EXPECT_EQ(h.send_udp(kPeer, pattern(10)), SendResult::kQueued);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);  // the multicast NS
+  EXPECT_EQ(out[0].eth_dst, "33:33:ff:00:00:01");
+  EXPECT_EQ(out[0].src, kOurGlobalS);
+  EXPECT_EQ(out[0].dst, "ff02::1:ff00:1");
+  Tins::EthernetII eth(out[0].raw.data(), std::uint32_t(out[0].raw.size()));
+  const auto& ns = eth.rfind_pdu<Tins::ICMPv6>();
+  EXPECT_EQ(ns.target_addr().to_string(), kPeerS);
+  EXPECT_EQ(ns.source_link_layer_addr().to_string(), kOurMacS);
+  EXPECT_EQ(h.send_udp(kPeer, pattern(20)), SendResult::kQueued);
+  EXPECT_TRUE(h.sent().empty());  // one NS per RetransTimer, not per packet
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kIncomplete);
+  h.inject(Harness6::na_from(kPeerS, kOurGlobalS, kPeerS, kPeerMacS, true, true));
+  out = h.sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].eth_dst, kPeerMacS);
+  EXPECT_EQ(out[0].payload.size(), 10u);
+  EXPECT_EQ(out[1].payload.size(), 20u);
+  EXPECT_EQ(out[0].payload, pattern(10));
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kReachable);
+}
+
+TEST(Interface6, ResolutionRetriesThreeTimesThenDropsQueuedPackets) {
+  Harness6 h;
+  h.up();
+  EXPECT_EQ(h.send_udp(kPeer, pattern(10)), SendResult::kQueued);
+  EXPECT_EQ(h.sent().size(), 1u);
+  h.advance(milliseconds(999));
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(milliseconds(1));
+  EXPECT_EQ(h.sent().size(), 1u);
+  h.advance(seconds(1));
+  EXPECT_EQ(h.sent().size(), 1u);
+  h.advance(seconds(1));
+  EXPECT_TRUE(h.sent().empty());  // MAX_MULTICAST_SOLICIT = 3, then give up
+  EXPECT_EQ(h.iface->ipv6().neighbors().counters().drop_resolution_failed, 1u);
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), std::nullopt);
+}
+
+TEST(Interface6, NeighbourStaleUseDelaysThenProbesUnicast) {
+  Harness6 h;
+  h.up();
+  EXPECT_EQ(h.send_udp(kPeer, pattern(10)), SendResult::kQueued);
+  h.inject(Harness6::na_from(kPeerS, kOurGlobalS, kPeerS, kPeerMacS, true, true));
+  h.sent();
+  const Instant t = h.now;
+  const Duration rt = h.iface->ipv6().neighbors().reachable_time();
+  EXPECT_GE(rt, seconds(15));
+  EXPECT_LE(rt, seconds(45));
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(t + rt - microseconds(1), kPeer), NeighborState::kReachable);
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(t + rt, kPeer), NeighborState::kStale);
+  h.advance(rt);
+  EXPECT_EQ(h.send_udp(kPeer, pattern(10)), SendResult::kSent);
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kDelay);
+  h.sent();
+  h.advance(seconds(5) - microseconds(1));
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(microseconds(1));
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kProbe);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);  // a unicast probe to the cached MAC (RFC 4861 §7.3.3)
+  EXPECT_EQ(out[0].eth_dst, kPeerMacS);
+  EXPECT_EQ(out[0].dst, kPeerS);
+  EXPECT_EQ(out[0].icmp_type(), 135);
+  // A solicited NA confirms it.
+  h.inject(Harness6::na_from(kPeerS, kOurGlobalS, kPeerS, kPeerMacS, true, false));
+  EXPECT_EQ(h.iface->ipv6().neighbors().state(h.now, kPeer), NeighborState::kReachable);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Router discovery, SLAAC, MTU, RDNSS
+
+Tins::EthernetII router_advert(std::uint16_t lifetime, std::uint32_t mtu, std::uint32_t rdnss_lifetime,
+                               std::uint32_t valid = 86400, std::uint32_t preferred = 14400) {
+  Tins::IPv6 ip("ff02::1", kRouterLlS);
+  ip.hop_limit(255);
+  Tins::ICMPv6 ra(Tins::ICMPv6::ROUTER_ADVERT);
+  ra.hop_limit(61);
+  ra.router_lifetime(lifetime);
+  ra.reachable_time(20000);
+  ra.retransmit_timer(0);
+  ra.source_link_layer_addr(kRouterMacS);
+  if (mtu != 0) ra.mtu({0, mtu});
+  ra.prefix_info(Tins::ICMPv6::prefix_info_type(64, 1, 1, valid, preferred, "2001:db8:1::"));
+  if (rdnss_lifetime != 0) ra.recursive_dns_servers({rdnss_lifetime, {"2001:db8::53"}});
+  return Tins::EthernetII("33:33:00:00:00:01", kRouterMacS) / ip / ra;
+}
+
+TEST(Interface6, RouterSolicitationsAfterLinkLocalThenRaGivesSlaacAddressRouterMtuAndDns) {
+  InterfaceConfig cfg = config6();
+  cfg.ipv6_addresses.clear();
+  cfg.router_solicitations = 3;
+  Harness6 h{cfg};
+  h.iface->poll(h.now);
+  EXPECT_EQ(h.sent().size(), 2u);  // MLD + DAD NS
+  h.advance(seconds(1));
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);  // the first RS as soon as the link-local address is usable
+  EXPECT_EQ(out[0].src, kOurLlS);
+  EXPECT_EQ(out[0].dst, "ff02::2");
+  EXPECT_EQ(out[0].eth_dst, "33:33:00:00:00:02");
+  EXPECT_EQ(out[0].hop_limit, 255);
+  {
+    Tins::EthernetII eth(out[0].raw.data(), std::uint32_t(out[0].raw.size()));
+    const auto& rs = eth.rfind_pdu<Tins::ICMPv6>();
+    EXPECT_EQ(rs.type(), Tins::ICMPv6::ROUTER_SOLICIT);
+    EXPECT_EQ(rs.source_link_layer_addr().to_string(), kOurMacS);
+  }
+  h.advance(seconds(4) - microseconds(1));
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(microseconds(1));
+  EXPECT_EQ(h.sent().size(), 1u);  // RTR_SOLICITATION_INTERVAL = 4 s
+
+  h.inject(router_advert(1800, 1400, 600));
+  EXPECT_EQ(h.c().ndp_ra_rx, 1u);
+  EXPECT_EQ(h.iface->ipv6().default_router(), *Ipv6Address::parse(kRouterLlS));
+  EXPECT_EQ(h.iface->ipv6().cur_hop_limit(), 61);
+  EXPECT_EQ(h.iface->ipv6().neighbors().config().base_reachable_time, milliseconds(20000));
+  EXPECT_EQ(h.iface->dns_servers6(), (std::vector<Ipv6Address>{*Ipv6Address::parse("2001:db8::53")}));
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1400u - 40u);
+  // The SLAAC address (prefix + EUI-64) runs its own DAD before it is used.
+  EXPECT_EQ(h.iface->address_state(kSlaac), AddressState::kTentative);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);  // DAD NS (the solicited-node group is shared with the link-local address)
+  EXPECT_EQ(out[0].src, "::");
+  EXPECT_EQ(out[0].icmp_type(), 135);
+  EXPECT_EQ(h.iface->source_for(IpAddress{kRemote}), std::nullopt);
+  h.advance(seconds(1));
+  EXPECT_EQ(h.iface->address_state(kSlaac), AddressState::kPreferred);
+  EXPECT_EQ(h.iface->source_for(IpAddress{kRemote}), IpAddress{kSlaac});
+  EXPECT_TRUE(h.sent().empty());  // no more RS after an RA
+  h.advance(seconds(8));
+  EXPECT_TRUE(h.sent().empty());
+  // Off-link traffic goes to the router's MAC (learned from its SLLA option), from the SLAAC address.
+  EXPECT_EQ(h.send_udp(kRemote, pattern(12)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+  EXPECT_EQ(out[0].src, kSlaac.to_string());
+  EXPECT_EQ(out[0].dst, kRemote.to_string());
+  // RDNSS lifetime (600 s) ends: the server is gone.
+  h.advance(seconds(600));
+  EXPECT_TRUE(h.iface->dns_servers6().empty());
+}
+
+TEST(Interface6, RaMtuBelowMinimumOrAboveLinkIsIgnored) {
+  Harness6 h;
+  h.up();
+  h.inject(router_advert(1800, 1000, 0));
+  EXPECT_EQ(h.c().drop_ra_mtu_invalid, 1u);
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1460u);
+  h.inject(router_advert(1800, 9000, 0));
+  EXPECT_EQ(h.c().drop_ra_mtu_invalid, 2u);
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1460u);
+}
+
+TEST(Interface6, SlaacTwoHourRuleKeepsValidLifetime) {
+  Harness6 h;
+  h.up();
+  h.inject(router_advert(1800, 0, 0, 86400, 3600));
+  h.advance(seconds(1));
+  ASSERT_EQ(h.iface->address_state(kSlaac), AddressState::kPreferred);
+  // A forged RA with valid lifetime 10 s does not shorten a remaining day below two hours (RFC 4862 §5.5.3 e).
+  h.inject(router_advert(1800, 0, 0, 10, 0));
+  EXPECT_EQ(h.iface->address_state(kSlaac), AddressState::kDeprecated);  // preferred lifetime 0
+  h.advance(seconds(2 * 3600) - seconds(1));
+  EXPECT_EQ(h.iface->address_state(kSlaac), AddressState::kDeprecated);
+  h.advance(seconds(1));
+  EXPECT_EQ(h.iface->address_state(kSlaac), std::nullopt);
+  EXPECT_EQ(h.c().addresses_expired, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ICMPv6 echo, errors, transports
+
+TEST(Interface6, EchoRequestGetsReplyWithIdenticalData) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  Tins::ICMPv6 req(Tins::ICMPv6::ECHO_REQUEST);
+  req.identifier(0x1234);
+  req.sequence(7);
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / req / Tins::RawPDU("ping6 data"));
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].src, kOurGlobalS);
+  EXPECT_EQ(out[0].dst, kPeerS);
+  Tins::EthernetII eth(out[0].raw.data(), std::uint32_t(out[0].raw.size()));
+  const auto& rep = eth.rfind_pdu<Tins::ICMPv6>();
+  EXPECT_EQ(rep.type(), Tins::ICMPv6::ECHO_REPLY);
+  EXPECT_EQ(rep.identifier(), 0x1234);
+  EXPECT_EQ(rep.sequence(), 7);
+  const auto& data = eth.rfind_pdu<Tins::RawPDU>().payload();
+  EXPECT_EQ(std::string(data.begin(), data.end()), "ping6 data");
+  EXPECT_EQ(icmpv6_checksum(bytes_of(out[0].payload), kOurGlobal, kPeer), 0);
+  // To a multicast group: not answered.
+  h.inject(Tins::EthernetII("33:33:00:00:00:01", kPeerMacS) / ip6("ff02::1", kPeerS) / req / Tins::RawPDU("x"));
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.c().drop_icmp6_echo_multicast, 1u);
+}
+
+TEST(Interface6, Ping6ClientGetsReplyThroughSharedQueue) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  const auto data = pattern(16);
+  EXPECT_EQ(h.iface->send_echo_request6(h.now, kPeer, 77, 1, bytes_of(data)), SendResult::kSent);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].icmp_type(), 128);
+  Tins::ICMPv6 rep(Tins::ICMPv6::ECHO_REPLY);
+  rep.identifier(77);
+  rep.sequence(1);
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / rep / Tins::RawPDU(data.data(), 16));
+  auto r = h.iface->pop_echo_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, (EchoReply{IpAddress{kPeer}, 77, 1, 64, 16, h.now}));
+  EXPECT_FALSE(h.iface->pop_echo_reply());
+}
+
+// Splits an IPv6 packet (40-byte header, no extension headers) into Ethernet frames of fragments.
+std::vector<Frame> fragment6(const Frame& packet, std::size_t piece, std::uint32_t ident) {
+  const std::uint8_t nh = packet[6];
+  const Frame payload(packet.begin() + 40, packet.end());
+  std::vector<Frame> out;
+  for (std::size_t off = 0; off < payload.size(); off += piece) {
+    const std::size_t len = std::min(piece, payload.size() - off);
+    const bool more = off + len < payload.size();
+    Frame f{0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x86, 0xdd};
+    f.insert(f.end(), packet.begin(), packet.begin() + 40);
+    f[14 + 4] = std::uint8_t((len + 8) >> 8);
+    f[14 + 5] = std::uint8_t(len + 8);
+    f[14 + 6] = 44;
+    f.insert(f.end(), {nh, 0, std::uint8_t(off >> 8), std::uint8_t((off & 0xf8) | (more ? 1 : 0)),
+                       std::uint8_t(ident >> 24), std::uint8_t(ident >> 16), std::uint8_t(ident >> 8),
+                       std::uint8_t(ident)});
+    f.insert(f.end(), payload.begin() + std::ptrdiff_t(off), payload.begin() + std::ptrdiff_t(off + len));
+    out.push_back(f);
+  }
+  return out;
+}
+
+TEST(Interface6, FragmentedEchoRequestIsReassembledAndReplyFragmented) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  const auto data = pattern(4000);
+  Tins::ICMPv6 req(Tins::ICMPv6::ECHO_REQUEST);
+  req.identifier(5);
+  req.sequence(9);
+  auto pkt = ip6(kOurGlobalS, kPeerS) / req / Tins::RawPDU(data.data(), std::uint32_t(data.size()));
+  const Frame whole = pkt.serialize();
+  for (const auto& f : fragment6(whole, 1232, 0xabcdef01)) h.inject_raw(f);
+  EXPECT_EQ(h.c().ipv6_reassembled, 1u);
+  auto out = h.sent();
+  // 4008 bytes of ICMPv6 in pieces of (1500 - 40 - 8) & ~7 = 1448: 1448 + 1448 + 1112.
+  ASSERT_EQ(out.size(), 3u);
+  Frame icmp;
+  std::uint32_t ident = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].next_header, 44);
+    EXPECT_LE(out[i].raw.size(), 14u + 1500u);
+    const auto& p = out[i].payload;
+    const std::size_t off = std::size_t(p[2] << 8 | (p[3] & 0xf8));
+    const bool more = (p[3] & 1) != 0;
+    const std::uint32_t id = std::uint32_t(p[4]) << 24 | std::uint32_t(p[5]) << 16 | std::uint32_t(p[6]) << 8 | p[7];
+    if (i == 0) ident = id;
+    EXPECT_EQ(id, ident);
+    EXPECT_EQ(p[0], 58);
+    EXPECT_EQ(off, icmp.size());
+    EXPECT_EQ(more, i + 1 < out.size());
+    icmp.insert(icmp.end(), p.begin() + 8, p.end());
+  }
+  ASSERT_EQ(icmp.size(), 4008u);
+  EXPECT_EQ(icmpv6_checksum(bytes_of(icmp), kOurGlobal, kPeer), 0);
+  Tins::ICMPv6 rep(icmp.data(), std::uint32_t(icmp.size()));
+  EXPECT_EQ(rep.type(), Tins::ICMPv6::ECHO_REPLY);
+  EXPECT_EQ(rep.identifier(), 5);
+  EXPECT_EQ(rep.sequence(), 9);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), icmp.begin() + 8));
+}
+
+TEST(Interface6, ReassemblyTimeoutSendsTimeExceededCode1) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  auto pkt = ip6(kOurGlobalS, kPeerS) / Tins::UDP(7, 40000) / Tins::RawPDU(std::string(3000, 'u'));
+  const auto frags = fragment6(pkt.serialize(), 1232, 77);
+  h.inject_raw(frags[0]);  // the first fragment only
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(seconds(60) - microseconds(1));
+  EXPECT_TRUE(h.sent().empty());
+  h.advance(microseconds(1));  // RFC 8200 §4.5: 60 s
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dst, kPeerS);
+  EXPECT_EQ(out[0].payload[0], 3);  // Time Exceeded
+  EXPECT_EQ(out[0].payload[1], 1);  // fragment reassembly time exceeded
+  EXPECT_TRUE(h.udp.packets.empty());
+}
+
+TEST(Interface6, UnknownNextHeaderGetsParameterProblemPointingAtIt) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  // A Destination Options header (PadN only) followed by next header 253 (RFC 3692 experimental).
+  auto ip = ip6(kOurGlobalS, kPeerS);
+  ip.next_header(60);
+  const std::vector<std::uint8_t> dst_opts{253, 0, 1, 4, 0, 0, 0, 0};
+  std::vector<std::uint8_t> body = dst_opts;
+  body.insert(body.end(), {1, 2, 3, 4, 5, 6, 7, 8});
+  Tins::EthernetII eth = Harness6::from_peer6() / ip / Tins::RawPDU(body.data(), std::uint32_t(body.size()));
+  Frame f = eth.serialize();
+  f[14 + 6] = 60;  // libtins may rewrite the next header from the inner PDU
+  h.inject_raw(f);
+  EXPECT_EQ(h.c().drop_ipv6_unknown_next_header, 1u);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dst, kPeerS);
+  EXPECT_EQ(out[0].src, kOurGlobalS);
+  const auto& m = out[0].payload;
+  EXPECT_EQ(m[0], 4);  // Parameter Problem
+  EXPECT_EQ(m[1], 1);  // unrecognized Next Header
+  EXPECT_EQ(std::uint32_t(m[4]) << 24 | std::uint32_t(m[5]) << 16 | std::uint32_t(m[6]) << 8 | m[7], 40u);
+  EXPECT_TRUE(std::equal(f.begin() + 14, f.end(), m.begin() + 8));  // the whole invoking packet quoted
+  EXPECT_EQ(icmpv6_checksum(bytes_of(m), kOurGlobal, kPeer), 0);
+}
+
+TEST(Interface6, UdpDeliveredWithIpv6Info) {
+  Harness6 h;
+  h.up();
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / Tins::UDP(7, 40000) / Tins::RawPDU("over v6"));
+  ASSERT_EQ(h.udp.packets.size(), 1u);
+  const auto& rx = h.udp.packets[0];
+  EXPECT_EQ(rx.info.src, IpAddress{kPeer});
+  EXPECT_EQ(rx.info.dst, IpAddress{kOurGlobal});
+  EXPECT_EQ(rx.info.protocol, 17);
+  EXPECT_EQ(rx.info.ttl, 64);
+  EXPECT_FALSE(rx.info.dst_multicast);
+  ASSERT_EQ(rx.payload.size(), 8u + 7u);
+  EXPECT_EQ(std::string(rx.payload.begin() + 8, rx.payload.end()), "over v6");
+  EXPECT_EQ(h.c().ipv6_delivered, 1u);
+}
+
+TEST(Interface6, PortUnreachableFromTransportVerdict) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  h.udp.verdict = TransportHandler::Verdict::kPortUnreachable;
+  auto pdu = Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / Tins::UDP(9, 40000) / Tins::RawPDU("closed");
+  const Frame f = pdu.serialize();
+  h.inject_raw(f);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  const auto& m = out[0].payload;
+  EXPECT_EQ(m[0], 1);  // Destination Unreachable
+  EXPECT_EQ(m[1], 4);  // port
+  EXPECT_TRUE(std::equal(f.begin() + 14, f.end(), m.begin() + 8));
+  EXPECT_EQ(h.c().rx_port_unreachable, 1u);
+  EXPECT_EQ(h.c().icmp6_errors_sent, 1u);
+}
+
+TEST(Interface6, NoErrorAboutMulticastDestination) {
+  Harness6 h;
+  h.up();
+  h.udp.verdict = TransportHandler::Verdict::kPortUnreachable;
+  h.inject(Tins::EthernetII("33:33:00:00:00:01", kPeerMacS) / ip6("ff02::1", kPeerS) / Tins::UDP(9, 40000) /
+           Tins::RawPDU("m"));
+  ASSERT_EQ(h.udp.packets.size(), 1u);
+  EXPECT_TRUE(h.udp.packets[0].info.dst_multicast);
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.c().icmp6_error_suppressed, 1u);
+  // A group we did not join is dropped at the link layer.
+  h.inject(Tins::EthernetII("33:33:00:00:00:fb", kPeerMacS) / ip6("ff02::fb", kPeerS) / Tins::UDP(5353, 5353));
+  EXPECT_EQ(h.udp.packets.size(), 1u);
+  EXPECT_EQ(h.iface->counters().drop_eth_multicast, 1u);
+}
+
+// A Packet Too Big from a router quoting our packet to kRemote.
+Frame packet_too_big(std::uint32_t mtu) {
+  auto quoted = ip6(kRemote.to_string(), kOurGlobalS) / Tins::UDP(53, 40000) / Tins::RawPDU(std::string(100, 'q'));
+  const Frame q = quoted.serialize();
+  Tins::IPv6 ip(kOurGlobalS, kRouterLlS);
+  ip.hop_limit(64);
+  std::vector<std::uint8_t> body{std::uint8_t(mtu >> 24), std::uint8_t(mtu >> 16), std::uint8_t(mtu >> 8),
+                                 std::uint8_t(mtu)};
+  body.insert(body.end(), q.begin(), q.end());
+  Tins::ICMPv6 ptb(Tins::ICMPv6::PACKET_TOOBIG);
+  auto eth = Tins::EthernetII(kOurMacS, kRouterMacS) / ip / ptb / Tins::RawPDU(body.data() + 4, std::uint32_t(body.size() - 4));
+  Frame f = eth.serialize();
+  // The MTU field (libtins keeps it in the header's second word): write it and fix the checksum.
+  for (int i = 0; i < 4; ++i) f[14 + 40 + 4 + std::size_t(i)] = body[std::size_t(i)];
+  f[14 + 40 + 2] = 0;
+  f[14 + 40 + 3] = 0;
+  const auto sum = icmpv6_checksum(Bytes{reinterpret_cast<const std::byte*>(f.data()) + 54, f.size() - 54},
+                                   *Ipv6Address::parse(kRouterLlS), kOurGlobal);
+  f[14 + 40 + 2] = std::uint8_t(sum >> 8);
+  f[14 + 40 + 3] = std::uint8_t(sum);
+  return f;
+}
+
+TEST(Interface6, PacketTooBigLowersPathMtu_BelowMinimumIgnored) {
+  Harness6 h;
+  h.up();
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1460u);
+  h.inject_raw(packet_too_big(1000));
+  EXPECT_EQ(h.c().drop_icmp6_ptb_below_min, 1u);
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1460u);
+  EXPECT_TRUE(h.udp.errors.empty());
+  h.inject_raw(packet_too_big(1300));
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1260u);
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kPeer}), 1460u);  // per destination
+  ASSERT_EQ(h.udp.errors.size(), 1u);
+  EXPECT_EQ(h.udp.errors[0].info.kind, IcmpErrorInfo::Kind::kFragNeeded);
+  EXPECT_EQ(h.udp.errors[0].info.next_hop_mtu, 1300u);
+  EXPECT_EQ(h.udp.errors[0].info.orig_dst, IpAddress{kRemote});
+  EXPECT_EQ(h.udp.errors[0].quoted.size(), 8u + 100u);
+  // A larger PTB never raises it again.
+  h.inject_raw(packet_too_big(1400));
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1260u);
+  // Sends to kRemote are fragmented to the path MTU (through the configured gateway-less static prefix:
+  // kRemote is off-link, so give a default router first).
+  h.inject(router_advert(1800, 0, 0));
+  h.advance(seconds(1));
+  h.sent();
+  EXPECT_EQ(h.send_udp(kRemote, pattern(2000)), SendResult::kSent);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& o : out) EXPECT_LE(o.raw.size() - 14, 1300u);
+  EXPECT_EQ(out[0].payload.size(), 8u + 1248u);  // (1300 - 48) & ~7
+  // After the RFC 8201 timeout the estimate goes back to the link MTU.
+  h.advance(seconds(600));
+  EXPECT_EQ(h.iface->max_payload(IpAddress{kRemote}), 1460u);
+}
+
+TEST(Interface6, Ipv6DisabledCountsFramesAsUnknownEthertype) {
+  InterfaceConfig cfg = config6();
+  cfg.ipv6 = false;
+  Harness6 h{cfg};
+  h.iface->poll(h.now);
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.iface->poll_at(), std::nullopt);
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kPeerS) / Tins::UDP(7, 40000));
+  EXPECT_EQ(h.iface->counters().drop_unknown_ethertype, 1u);
+  EXPECT_TRUE(h.udp.packets.empty());
+  EXPECT_EQ(h.send_udp(kPeer, pattern(4)), SendResult::kNoRoute);
+}
+
+}  // namespace
+}  // namespace tapstack::ip
