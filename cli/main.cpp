@@ -1,9 +1,11 @@
-// The `tapstack` command: runs the stack on a TAP device. `serve` answers ARP and ping and runs services;
-// `ping` sends ICMP echo requests from the stack. Options common to every subcommand may come before or after
-// the subcommand's name.
+// The `tapstack` command: runs the stack on a TAP device. `serve` answers ARP and ping and runs services (UDP
+// echo, TCP echo and discard, a static HTTP server); `ping` sends ICMP echo requests from the stack; `send` and
+// `recv` run one TCP transfer. Options common to every subcommand may come before or after the subcommand's name.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <map>
 #include <vector>
 
@@ -11,13 +13,23 @@
 #include <fmt/core.h>
 #include <fmt/ostream.h>
 
+#include "cli/facade_commands.hpp"
+#include "cli/http_server.hpp"
 #include "cli/node.hpp"
+#include "cli/services.hpp"
+#include "cli/transfer.hpp"
 
 namespace tapstack::cli {
 namespace {
 
 struct ServeOptions {
   std::vector<std::uint16_t> udp_echo;
+  std::vector<std::uint16_t> tcp_echo;
+  std::vector<std::uint16_t> discard;
+  std::vector<std::uint16_t> http;
+  std::string root;  // empty: the current directory
+  double http_idle_s = 30;
+  std::size_t tcp_buffer = 256 * 1024;
 };
 
 int serve(const NodeOptions& common, const ServeOptions& so) {
@@ -30,15 +42,47 @@ int serve(const NodeOptions& common, const ServeOptions& so) {
       throw std::runtime_error(fmt::format("--udp-echo {}: {}", port, ec.message()));
     echo.push_back(h);
   }
+  // TCP services, each a state machine stepped by the loop below.
+  struct Named {
+    std::string name;
+    std::unique_ptr<TcpService> service;
+  };
+  std::vector<Named> services;
+  tcp::ConnectionConfig conn_cfg = node.tcp().config().connection;
+  conn_cfg.send_buffer = conn_cfg.recv_buffer = so.tcp_buffer;
+  auto& tcp = node.tcp();
+  for (std::uint16_t port : so.tcp_echo) {
+    const auto l = listen_or_throw(tcp, port, "--tcp-echo", conn_cfg);
+    services.push_back(
+        {fmt::format("echo:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kEcho)});
+  }
+  for (std::uint16_t port : so.discard) {
+    const auto l = listen_or_throw(tcp, port, "--discard", conn_cfg);
+    services.push_back(
+        {fmt::format("discard:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kDiscard)});
+  }
+  for (std::uint16_t port : so.http) {
+    HttpConfig hc;
+    hc.root = so.root.empty() ? std::filesystem::current_path() : std::filesystem::path{so.root};
+    hc.idle_timeout = Duration{std::int64_t(so.http_idle_s * 1e6)};
+    const auto l = listen_or_throw(tcp, port, "--http", conn_cfg);
+    services.push_back({fmt::format("http:{}", port), std::make_unique<HttpServer>(tcp, l, hc)});
+  }
+
   const auto& cfg = node.iface().config();
   fmt::print("tapstack serve: {} mac {} ip4 {}", common.tap, cfg.mac.to_string(),
              cfg.ipv4 ? cfg.ipv4->to_string() : std::string("none"));
   for (auto p : so.udp_echo) fmt::print(", udp echo :{}", p);
+  for (auto p : so.tcp_echo) fmt::print(", tcp echo :{}", p);
+  for (auto p : so.discard) fmt::print(", tcp discard :{}", p);
+  for (const auto& s : services)
+    if (auto* h = dynamic_cast<HttpServer*>(s.service.get()))
+      fmt::print(", {} root {}", s.name, h->config().root.string());
   fmt::print("\n");
   std::fflush(stdout);
 
   std::vector<std::byte> buf(65536);
-  node.run([&](Instant) -> StepResult {
+  node.run([&](Instant now) -> StepResult {
     for (auto h : echo) {
       auto& s = node.udp().socket(h);
       // Echo what fits in the transmit queue; the rest waits in the receive queue for the next round.
@@ -49,11 +93,26 @@ int serve(const NodeOptions& common, const ServeOptions& so) {
         s.send_to(std::span{buf}.first(r->size), r->from);
       }
     }
-    return {};
+    std::optional<Instant> wake;
+    for (auto& s : services) {
+      const auto at = s.service->step(now);
+      if (at && (!wake || *at < *wake)) wake = at;
+    }
+    return {false, wake};
   });
   fmt::print("tapstack serve: stopping; counters:\n");
   std::fflush(stdout);
   node.print_counters(std::cout);
+  auto dump = [](std::string_view name, const auto& counters) {
+    counters.visit([&](std::string_view field, std::uint64_t v) {
+      if (v != 0) fmt::print("  {}.{} {}\n", name, field, v);
+    });
+  };
+  for (const auto& s : services) {
+    if (auto* st = dynamic_cast<StreamService*>(s.service.get())) dump(s.name, st->counters());
+    if (auto* h = dynamic_cast<HttpServer*>(s.service.get())) dump(s.name, h->counters());
+  }
+  std::fflush(stdout);
   return 0;
 }
 
@@ -152,6 +211,15 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "answer ARP and ping and run services until SIGINT or SIGTERM");
   serve_cmd->add_option("--udp-echo", so.udp_echo, "echo UDP datagrams on this port (repeatable)");
 
+  serve_cmd->add_option("--tcp-echo", so.tcp_echo, "echo TCP streams on this port (repeatable)");
+  serve_cmd->add_option("--discard", so.discard, "read and drop TCP streams on this port (repeatable)");
+  serve_cmd->add_option("--http", so.http, "serve files over HTTP/1.x on this port (repeatable)");
+  serve_cmd->add_option("--root", so.root, "directory --http serves (default: the current directory)");
+  serve_cmd->add_option("--tcp-buffer", so.tcp_buffer, "send and receive buffer bytes per TCP connection")
+      ->capture_default_str()->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
+  serve_cmd->add_option("--http-idle-timeout", so.http_idle_s, "seconds an HTTP connection may idle")
+      ->capture_default_str()->check(CLI::Range(0.001, 86400.0));
+
   PingOptions po;
   auto* ping_cmd = app.add_subcommand("ping", "send ICMP echo requests from the stack and print the replies");
   ping_cmd->add_option("host", po.host, "IPv4 address to ping")->required();
@@ -160,13 +228,37 @@ int main(int argc, char** argv) {
   ping_cmd->add_option("-i,--interval", po.interval_s, "seconds between requests")->capture_default_str()->check(CLI::Range(0.001, 3600.0));
   ping_cmd->add_option("-W,--wait", po.wait_s, "seconds to wait for replies after the last request")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
 
-  for (auto* sub : {serve_cmd, ping_cmd})
-    sub->footer("Common options (--tap, --mac, --ip4, --gw4, --pcap, -v) may also follow the subcommand: see tapstack --help.");
+  SendOptions sendo;
+  auto* send_cmd = app.add_subcommand("send", "connect over TCP, send a byte pattern, close, and print the rate");
+  send_cmd->add_option("host", sendo.host, "IP address to connect to")->required();
+  send_cmd->add_option("port", sendo.port, "TCP port")->required();
+  send_cmd->add_option("--bytes", sendo.bytes, "bytes to send")->required();
+  send_cmd->add_option("--abort-after", sendo.abort_after,
+                       "send this many bytes, wait for their ACK, then reset (RST)");
+  send_cmd->add_option("--timeout", sendo.timeout_s, "give up after this many seconds (0: never)")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+
+  RecvOptions recvo;
+  auto* recv_cmd = app.add_subcommand("recv", "accept one TCP connection, read until EOF, and print the rate");
+  recv_cmd->add_option("port", recvo.port, "TCP port to listen on")->required();
+  recv_cmd->add_option("--bytes", recvo.bytes, "fail unless exactly this many bytes arrive");
+  recv_cmd->add_option("--timeout", recvo.timeout_s, "give up after this many seconds (0: never)")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+
+  FacadeCommands facade;  // `resolve` and `get`, written on the socket facade like any user program
+  add_facade_commands(app, facade);
+
+  for (auto* sub : {serve_cmd, ping_cmd, send_cmd, recv_cmd, facade.resolve_cmd, facade.get_cmd})
+    sub->footer(
+        "Common options (--tap, --mac, --ip4, --gw4, --pcap, -v) may also follow the subcommand: see tapstack --help.");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (*serve_cmd) return serve(common, so);
     if (*ping_cmd) return ping(common, po);
+    if (*send_cmd) return run_send(common, sendo);
+    if (*recv_cmd) return run_recv(common, recvo);
+    if (auto rc = run_facade_command(common, facade)) return *rc;
   } catch (const std::exception& e) {
     fmt::print(stderr, "tapstack: {}\n", e.what());
     return 2;

@@ -1,4 +1,4 @@
-// Node: opens the TAP (and the pcap recorder), builds the interface and UDP layer, and runs the loop.
+// Node: opens the TAP (and the pcap recorder), builds the interface and the UDP and TCP layers, and runs the loop.
 #include "cli/node.hpp"
 
 #include <poll.h>
@@ -54,6 +54,13 @@ Node::Node(const NodeOptions& opts) : opts_{opts} {
   iface_ = std::make_unique<ip::Interface>(*link, cfg, rng_);
   udp_ = std::make_unique<udp::UdpLayer>(rng_);
   iface_->register_transport(ip::IpProtocol::kUdp, *udp_);
+  // The interface is the TCP layer's route table: source address and MSS per destination (RFC 9293 §3.7.1).
+  tcp::LayerConfig tcp_cfg;
+  // A SYN queue as deep as Linux's default somaxconn-sized backlog: a burst of a thousand connects is answered
+  // statefully, and SYN cookies (RFC 4987 §3.6) stay the answer to floods rather than to ordinary bursts.
+  tcp_cfg.syn_queue = 1024;
+  tcp_ = std::make_unique<tcp::TcpLayer>(rng_, tcp_cfg, iface_.get());
+  iface_->register_transport(ip::IpProtocol::kTcp, *tcp_);
 
   sigset_t set;
   sigemptyset(&set);
@@ -77,12 +84,16 @@ Node::Stop Node::run(FunctionRef<StepResult(Instant)> step) {
       return Stop::kDone;
     }
     now = clock_.now();
-    iface_->poll(now);  // transmit what the step queued, and take frames that arrived meanwhile
+    // Transmit what the step queued, and take frames that arrived meanwhile. Those may have given the step new
+    // work (data, send space), so the step runs again before the loop sleeps.
+    const bool took_frames = iface_->poll(now) > 0;
 
     std::optional<Instant> wake = iface_->poll_at();
     if (r.wake_at && (!wake || *r.wake_at < *wake)) wake = r.wake_at;
     int timeout_ms = 1000;  // an upper bound only: every timer that matters is in `wake`
-    if (wake) {
+    if (took_frames) {
+      timeout_ms = 0;
+    } else if (wake) {
       const auto us = (*wake - now).count();
       timeout_ms = us <= 0 ? 0 : int(std::min<std::int64_t>((us + 999) / 1000, 1000));
     }
@@ -108,6 +119,7 @@ void Node::print_counters(std::ostream& os) const {
   dump("arp", iface_->arp_cache().counters());
   dump("reassembly", iface_->reassembler().counters());
   dump("udp", udp_->counters());
+  dump("tcp", tcp_->counters());
 }
 
 }  // namespace tapstack::cli

@@ -1,6 +1,7 @@
-// Node: one stack (ip::Interface + udp::UdpLayer) on a TAP device, and the loop that drives it from the real
-// clock. The `tapstack` command's subcommands are steps run by this loop; the loop sleeps in poll(2) on the
-// TAP fd and a signalfd until a frame arrives, a protocol timer is due, or SIGINT/SIGTERM asks it to stop.
+// Node: one stack (ip::Interface with udp::UdpLayer and tcp::TcpLayer) on a TAP device, and the loop that
+// drives it from the real clock. The `tapstack` command's subcommands are steps run by this loop; the loop sleeps
+// in poll(2) on the TAP fd and a signalfd until a frame arrives, a protocol timer is due, or SIGINT/SIGTERM asks
+// it to stop.
 #pragma once
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "stack/time.hpp"
 #include "tap/pcap_recorder.hpp"
 #include "tap/tap_link.hpp"
+#include "tcp/layer.hpp"
 #include "udp/layer.hpp"
 
 namespace tapstack::cli {
@@ -48,6 +50,7 @@ class Node {
 
   ip::Interface& iface() noexcept { return *iface_; }
   udp::UdpLayer& udp() noexcept { return *udp_; }
+  tcp::TcpLayer& tcp() noexcept { return *tcp_; }
   const NodeOptions& options() const noexcept { return opts_; }
   // Every non-zero counter of every layer, one "layer.name value" per line.
   void print_counters(std::ostream& os) const;
@@ -60,6 +63,7 @@ class Node {
   std::unique_ptr<tap::PcapRecorder> recorder_;
   std::unique_ptr<ip::Interface> iface_;
   std::unique_ptr<udp::UdpLayer> udp_;
+  std::unique_ptr<tcp::TcpLayer> tcp_;
   int signal_fd_ = -1;
 };
 

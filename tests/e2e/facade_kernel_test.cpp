@@ -1,0 +1,279 @@
+// End to end for the socket facade's programs over a real TAP device, in a private network namespace, with the
+// Linux kernel's side running real servers: dnsmasq (DNS, with a CNAME) and `python3 -m http.server`. The
+// examples/ programs (MicroPython's examples/network, in C++) resolve names through the stack's resolver and
+// fetch pages; the kernel's curl talks to the example HTTP servers; `tapstack resolve` / `tapstack get` when the
+// CLI has them. Kernel 192.0.2.1/24 on tap0, stack 192.0.2.2/24 (RFC 5737). Children are ended by PID.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netns.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using tapstack::test::run;
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+std::string example(const std::string& name) { return env_or("TAPSTACK_EXAMPLES_DIR", "examples") + "/" + name; }
+std::string tapstack_bin() { return env_or("TAPSTACK_BIN", "tapstack"); }
+
+// A child process (PATH lookup) whose stdout+stderr we collect; killed by its PID when still running.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_fd_ = fds[0];
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_fd_ >= 0) close(out_fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.find(needle) == std::string::npos) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !read_some(left)) return output_.find(needle) != std::string::npos;
+    }
+    return true;
+  }
+  // Waits (bounded) for the exit; the exit status, or -1 (killed by a signal, or still running: then killed).
+  int wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      read_some(50ms);
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        while (read_some(100ms)) {
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+    }
+    return -1;
+  }
+  void terminate() {
+    if (pid_ > 0 && !reaped_) kill(pid_, SIGTERM);
+    wait_exit(5000ms);
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, int(timeout.count())) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    output_.append(buf, std::size_t(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+};
+
+// Runs a program to its end (bounded); its exit status and output.
+struct Ran {
+  int status;
+  std::string output;
+};
+Ran run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 30000ms) {
+  Child c{argv};
+  const int st = c.wait_exit(timeout);
+  return {st, c.output()};
+}
+
+const std::string kPage = "hello from the kernel's http.server\n";
+const std::vector<std::string> kNet = {"--tap", "tap0", "--ip4", "192.0.2.2/24", "--dns", "192.0.2.1"};
+
+std::vector<std::string> with_net(std::vector<std::string> argv) {
+  argv.insert(argv.begin() + 1, kNet.begin(), kNet.end());
+  return argv;
+}
+
+class FacadeKernel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (tapstack::test::has_net_admin()) {
+      if (auto err = tapstack::test::enter_private_netns()) FAIL() << *err;
+    }
+  }
+  void SetUp() override {
+    TAPSTACK_REQUIRE_NET_ADMIN();
+    ASSERT_TRUE(run("command -v dnsmasq").ok()) << "dnsmasq is not installed (scripts/setup installs it)";
+    ASSERT_TRUE(
+        run("ip tuntap add dev tap0 mode tap && ip link set tap0 up && ip addr add 192.0.2.1/24 dev tap0").ok());
+    dir_ = std::filesystem::temp_directory_path() / ("tapstack-facade-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    std::ofstream{dir_ / "hosts"} << "192.0.2.1 www.example.test\n";
+    std::ofstream{dir_ / "index.html"} << kPage;
+
+    dnsmasq_ = std::make_unique<Child>(std::vector<std::string>{
+        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        "--addn-hosts=" + (dir_ / "hosts").string(), "--listen-address=192.0.2.1", "--bind-interfaces", "--port=53",
+        "--local=/example.test/", "--cname=alias.example.test,www.example.test", "--log-queries"});
+    ASSERT_TRUE(dnsmasq_->wait_for_output("read " + (dir_ / "hosts").string(), 5000ms)) << dnsmasq_->output();
+    http_ = std::make_unique<Child>(std::vector<std::string>{"python3", "-m", "http.server", "--bind", "192.0.2.1",
+                                                             "8000", "--directory", dir_.string()});
+    // Ready once the kernel accepts connections on it.
+    ASSERT_TRUE(run("for i in $(seq 50); do curl -s -o /dev/null -m 1 http://192.0.2.1:8000/ && exit 0; sleep 0.1; "
+                    "done; exit 1",
+                    10s)
+                    .ok());
+  }
+  void TearDown() override {
+    http_.reset();  // SIGKILL by PID
+    dnsmasq_.reset();
+    run("ip link del tap0");
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Child> dnsmasq_, http_;
+};
+
+TEST_F(FacadeKernel, Getaddrinfo_NameCnameAndNxdomainFromDnsmasq) {
+  const Ran r =
+      run_program(with_net({example("getaddrinfo"), "www.example.test", "alias.example.test", "nope.example.test"}));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("www.example.test [(2, 1, 6, 'www.example.test', ('192.0.2.1', 80)), "
+                          "(2, 2, 17, '', ('192.0.2.1', 80))]\n"),
+            std::string::npos)
+      << r.output;
+  // The CNAME is followed; the canonical name is where it led.
+  EXPECT_NE(r.output.find("alias.example.test [(2, 1, 6, 'www.example.test', ('192.0.2.1', 80)), "
+                          "(2, 2, 17, '', ('192.0.2.1', 80))]\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("nope.example.test OSError: -2\n"), std::string::npos) << r.output;
+  // dnsmasq saw our queries, from the stack's address.
+  dnsmasq_->wait_for_output("query[A] nope.example.test from 192.0.2.2", 2000ms);
+  EXPECT_NE(dnsmasq_->output().find("query[A] alias.example.test from 192.0.2.2"), std::string::npos)
+      << dnsmasq_->output();
+}
+
+TEST_F(FacadeKernel, HttpClient_FetchesAPageByNameFromPythonHttpServer) {
+  // The makefile variant reads to EOF: the whole reply.
+  const Ran s =
+      run_program(with_net({example("http_client"), "--stream", "http://alias.example.test:8000/index.html"}));
+  EXPECT_EQ(s.status, 0) << s.output;
+  EXPECT_NE(s.output.find("Address infos: [(2, 1, 6, '', ('192.0.2.1', 8000))]\n"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("Connect address: ('192.0.2.1', 8000)\n"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("b'HTTP/1.0 200 OK\\r\\n"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("Content-Length: 36\\r\\n"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("\\r\\n\\r\\nhello from the kernel\\'s http.server\\n'\n"), std::string::npos) << s.output;
+
+  // send/recv(4096): at least the status line (as in MicroPython, one recv is one segment's worth).
+  const Ran r = run_program(with_net({example("http_client"), "http://www.example.test:8000/index.html"}));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("b'HTTP/1.0 200 OK\\r\\n"), std::string::npos) << r.output;
+}
+
+TEST_F(FacadeKernel, HttpClientPoll_NonBlockingFetch) {
+  const Ran r = run_program(with_net({example("http_client_poll"), "http://www.example.test:8000/index.html"}));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Connect address: ('192.0.2.1', 8000)\n"), std::string::npos) << r.output;
+  // The request: "GET /index.html HTTP/1.0\r\nHost: www.example.test\r\n\r\n".
+  EXPECT_NE(r.output.find("Wrote: 52\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("b'HTTP/1.0 200 OK\\r'\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("b'hello from the kernel\\'s http.server'\nb''\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Read: 0\n"), std::string::npos) << r.output;  // EOF ends the loop
+}
+
+TEST_F(FacadeKernel, KernelCurl_TalksToTheHttpServerExample) {
+  for (const bool optimize : {false, true}) {
+    SCOPED_TRACE(optimize ? "micropython_optimize" : "makefile");
+    run("ip neigh flush dev tap0");
+    std::vector<std::string> argv = with_net({example("http_server")});
+    if (optimize) argv.push_back("--optimize");
+    Child server{argv};
+    ASSERT_TRUE(server.wait_for_output("Listening, connect your browser to http://<this_host>:8080/", 5000ms))
+        << server.output();
+    const auto first = run("curl -s -m 5 http://192.0.2.2:8080/");
+    EXPECT_TRUE(first.ok()) << first.output;
+    EXPECT_EQ(first.output, "Hello #0 from MicroPython!\n");
+    const auto second = run("curl -s -m 5 -H 'X-Test: yes' http://192.0.2.2:8080/second");
+    EXPECT_TRUE(second.ok()) << second.output;
+    EXPECT_EQ(second.output, "Hello #1 from MicroPython!\n");
+    server.wait_for_output("b'X-Test: yes\\r\\n'", 2000ms);
+    server.terminate();
+    const std::string& out = server.output();
+    EXPECT_NE(out.find("Bind address info: [(2, 1, 6, '', ('0.0.0.0', 8080)), (2, 2, 17, '', ('0.0.0.0', 8080))]"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("Client address: ('192.0.2.1', "), std::string::npos) << out;
+    EXPECT_NE(out.find("Request:\nb'GET / HTTP/1.1\\r\\n'\nb'Host: 192.0.2.2:8080\\r\\n'\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("b'GET /second HTTP/1.1\\r\\n'"), std::string::npos) << out;
+    EXPECT_NE(out.find("b'X-Test: yes\\r\\n'"), std::string::npos) << out;
+  }
+}
+
+TEST_F(FacadeKernel, KernelCurl_TalksToTheSimplisticServer) {
+  Child server{with_net({example("http_server_simplistic")})};
+  ASSERT_TRUE(server.wait_for_output("Listening", 5000ms)) << server.output();
+  const auto r = run("curl -s -m 5 http://192.0.2.2:8080/");
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_EQ(r.output, "Hello #0 from MicroPython!\n");
+  server.wait_for_output("Request:\nb'GET / HTTP/1.1\\r\\n", 2000ms);
+  server.terminate();
+  EXPECT_NE(server.output().find("Request:\nb'GET / HTTP/1.1\\r\\nHost: 192.0.2.2:8080\\r\\n"), std::string::npos)
+      << server.output();
+}
+
+TEST_F(FacadeKernel, TapstackResolveAndGet) {
+  const Ran alias = run_program({tapstack_bin(), "resolve", "alias.example.test", "--tap", "tap0", "--ip4",
+                                 "192.0.2.2/24", "--dns", "192.0.2.1"});
+  EXPECT_EQ(alias.status, 0) << alias.output;
+  EXPECT_EQ(alias.output, "AF_INET 192.0.2.1\ncanonical name: www.example.test\n");
+  const Ran nx = run_program(
+      {tapstack_bin(), "resolve", "nope.example.test", "--tap", "tap0", "--ip4", "192.0.2.2/24", "--dns", "192.0.2.1"});
+  EXPECT_EQ(nx.status, 1) << nx.output;
+  EXPECT_EQ(nx.output, "tapstack resolve: nope.example.test: -2 (Name or service not known)\n");
+
+  const Ran page = run_program({tapstack_bin(), "get", "http://www.example.test:8000/index.html", "--tap", "tap0",
+                                "--ip4", "192.0.2.2/24", "--dns", "192.0.2.1"});
+  EXPECT_EQ(page.status, 0) << page.output;
+  EXPECT_EQ(page.output, kPage);
+  const Ran missing = run_program({tapstack_bin(), "get", "http://www.example.test:8000/missing", "--tap", "tap0",
+                                   "--ip4", "192.0.2.2/24", "--dns", "192.0.2.1"});
+  EXPECT_EQ(missing.status, 22) << missing.output;
+}
+
+}  // namespace
