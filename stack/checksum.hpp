@@ -11,6 +11,9 @@ namespace tapstack {
 // Several bytes per step; odd-length input is padded with a zero byte (callers combining spans of odd
 // length use `Checksum`, which keeps track of the byte phase).
 std::uint32_t checksum_add(Bytes data, std::uint32_t acc = 0) noexcept;
+// Copies `src` to the start of `dst` (dst.size() >= src.size()) and returns checksum_add(src, acc): one pass over
+// the bytes instead of two, for a payload that is copied into a frame anyway.
+std::uint32_t checksum_copy(MutableBytes dst, Bytes src, std::uint32_t acc = 0) noexcept;
 // Folds a 32-bit accumulator to 16 bits, not complemented.
 constexpr std::uint16_t checksum_fold(std::uint64_t acc) noexcept {
   while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
@@ -36,6 +39,8 @@ constexpr std::uint16_t checksum_update32(std::uint16_t hc, std::uint32_t old_v,
 class Checksum {
  public:
   Checksum& add(Bytes data) noexcept;
+  // add(src) that also copies src to the start of dst (dst.size() >= src.size()), in the same pass.
+  Checksum& add_copy(MutableBytes dst, Bytes src) noexcept;
   Checksum& add_u16(std::uint16_t v) noexcept;
   Checksum& add_u32(std::uint32_t v) noexcept { return add_u16(std::uint16_t(v >> 16)).add_u16(std::uint16_t(v)); }
   // The complemented value to store in a header; 0 when `data` including its checksum field verifies.

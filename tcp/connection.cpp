@@ -1229,8 +1229,9 @@ std::optional<Instant> Connection::poll_at() const noexcept {
   if (state_ == State::kClosed || state_ == State::kListen) return std::nullopt;
   bool ready = syn_pending_ || ack_now_ || probe_pending_;
   if (!ready && state_ != State::kSynSent && state_ != State::kSynReceived) {
-    ready = plan_recovery().has_value() || plan_data(Instant{}).has_value() || plan_rule3().has_value() ||
-            window_update_due();
+    // Recovery plans need in_recovery_: test it here, before building any plan (this runs once per poll).
+    ready = (in_recovery_ && (plan_recovery().has_value() || plan_rule3().has_value())) ||
+            plan_data(Instant{}).has_value() || window_update_due();
   }
   if (ready) return Instant{};
   std::optional<Instant> at;

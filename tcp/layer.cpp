@@ -189,7 +189,7 @@ void TcpLayer::on_closed(std::uint32_t index) noexcept {
   prune_timers();
 }
 
-void TcpLayer::settle(std::uint32_t index) noexcept {
+void TcpLayer::settle(std::uint32_t index, bool reschedule) noexcept {
   Slot& s = slots_[index];
   Connection& c = *s.conn;
   if (c.is_closed()) {
@@ -221,7 +221,7 @@ void TcpLayer::settle(std::uint32_t index) noexcept {
       if (!s.conn || !s.linked) return;  // it was this one (max_time_wait 0)
     }
   }
-  schedule(index);
+  if (reschedule) schedule(index);
 }
 
 void TcpLayer::compact_time_wait_fifo() noexcept {
@@ -495,8 +495,10 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
   if (const auto it = demux_.find(t); it != demux_.end()) {
     const std::uint32_t index = it->second;
     slots_[index].conn->on_segment(now, *seg);
-    settle(index);
-    mark_ready(index);  // it may have queued an ACK, RST or challenge ACK
+    // It may have queued an ACK, RST or challenge ACK: poll() drives it and then reschedules its timer, so
+    // asking poll_at() here too would be wasted work on every segment.
+    settle(index, /*reschedule=*/false);
+    mark_ready(index);
     return Verdict::kAccepted;
   }
   if (const auto li = find_listener(ip.dst, seg->dst_port)) {

@@ -191,7 +191,8 @@ class TcpLayer final : public ip::TransportHandler {
   void schedule(std::uint32_t index) noexcept;
   void prune_timers() noexcept;
   // Bookkeeping after anything happened to a connection: closure, handshake completion, TIME-WAIT, timer.
-  void settle(std::uint32_t index) noexcept;
+  // `reschedule` false: the caller marks the connection ready, and poll() reschedules it after driving it.
+  void settle(std::uint32_t index, bool reschedule = true) noexcept;
   void on_closed(std::uint32_t index) noexcept;  // unlink, and give a half-open entry back to its listener
   bool make_room() noexcept;  // true when a new connection fits (evicting a TIME-WAIT one if needed)
   void evict_time_wait() noexcept;

@@ -223,8 +223,15 @@ void Repr::emit(MutableBytes out, const ip::PseudoHeader& ph) const noexcept {
     for (const SackBlock& b : sacks().first(n)) put32(b.left.value()), put32(b.right.value());
   }
   assert(pos == hlen);
-  copy_bytes(out.subspan(hlen), payload);
-  store_be16(out, field::kChecksum, segment_checksum(out, ph));
+  // One pass over the payload: copied into the segment and summed together (header first; hlen is even).
+  ip::PseudoHeader p = ph;
+  p.protocol = std::uint8_t(ip::IpProtocol::kTcp);
+  p.length = std::uint32_t(out.size());
+  Checksum c;
+  p.add_to(c);
+  c.add(out.first(hlen));
+  c.add_copy(out.subspan(hlen), payload);
+  store_be16(out, field::kChecksum, c.finish());
 }
 
 Repr Repr::reset_for(const Repr& seg) noexcept {
