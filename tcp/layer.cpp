@@ -494,6 +494,8 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
   const FourTuple t{ip::Endpoint{ip.dst, seg->dst_port}, ip::Endpoint{ip.src, seg->src_port}};
   if (const auto it = demux_.find(t); it != demux_.end()) {
     const std::uint32_t index = it->second;
+    if (slots_[index].owner == Owner::kHalfOpen && cookie_supersedes(now, index, t, *seg))
+      return Verdict::kAccepted;
     slots_[index].conn->on_segment(now, *seg);
     // It may have queued an ACK, RST or challenge ACK: poll() drives it and then reschedules its timer, so
     // asking poll_at() here too would be wasted work on every segment.
@@ -535,34 +537,7 @@ void TcpLayer::on_listener_segment(Instant now, std::uint32_t li, const FourTupl
       const SeqNum iss = *seg.ack - 1;
       const SeqNum irs = seg.seq - 1;
       if (const auto mss = cookies_.check(now, t.local, t.remote, irs, iss)) {
-        if (l.accept_queue_full()) {
-          ++counters_.drop_accept_queue_full;  // the peer retransmits; Linux drops it the same way
-          return;
-        }
-        if (!make_room()) {
-          ++counters_.drop_too_many_connections;
-          return;
-        }
-        std::unique_ptr<Connection> c;
-        try {
-          c = Connection::from_cookie(now, t, iss, irs, *mss, local_mss(t.remote.addr), ls.cfg, rng_);
-        } catch (...) {
-          ++counters_.drop_no_memory;
-          return;
-        }
-        const auto h = insert(std::move(c), Owner::kAcceptQueue, lh);
-        if (!h) {
-          ++counters_.drop_no_memory;
-          return;
-        }
-        if (!l.add_established(*h)) {  // cannot happen after the check above; stay consistent anyway
-          slots_[h->index].owner = Owner::kOrphan;
-          slots_[h->index].conn->abort();
-        }
-        ++counters_.syn_cookies_accepted;
-        // connection.hpp: pass the completing ACK on; it may carry data and opens our send window.
-        slots_[h->index].conn->on_segment(now, seg);
-        settle(h->index);
+        complete_cookie(now, li, t, seg, *mss);
         return;
       }
       ++counters_.syn_cookies_rejected;
@@ -628,6 +603,71 @@ void TcpLayer::on_listener_segment(Instant now, std::uint32_t li, const FourTupl
   l.add_half_open();
   ++counters_.syn_received;
   settle(h->index);
+}
+
+void TcpLayer::complete_cookie(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg,
+                               std::uint16_t mss) noexcept {
+  ListenerSlot& ls = listeners_[li];
+  Listener& l = *ls.listener;
+  const ListenerHandle lh{li, ls.generation};
+  if (l.accept_queue_full()) {
+    ++counters_.drop_accept_queue_full;  // the peer retransmits; Linux drops it the same way
+    return;
+  }
+  if (!make_room()) {
+    ++counters_.drop_too_many_connections;
+    return;
+  }
+  const SeqNum iss = *seg.ack - 1;
+  const SeqNum irs = seg.seq - 1;
+  std::unique_ptr<Connection> c;
+  try {
+    c = Connection::from_cookie(now, t, iss, irs, mss, local_mss(t.remote.addr), ls.cfg, rng_);
+  } catch (...) {
+    ++counters_.drop_no_memory;
+    return;
+  }
+  const auto h = insert(std::move(c), Owner::kAcceptQueue, lh);
+  if (!h) {
+    ++counters_.drop_no_memory;
+    return;
+  }
+  if (!l.add_established(*h)) {  // cannot happen after the check above; stay consistent anyway
+    slots_[h->index].owner = Owner::kOrphan;
+    slots_[h->index].conn->abort();
+  }
+  ++counters_.syn_cookies_accepted;
+  // connection.hpp: pass the completing ACK on; it may carry data and opens our send window.
+  slots_[h->index].conn->on_segment(now, seg);
+  settle(h->index);
+}
+
+bool TcpLayer::cookie_supersedes(Instant now, std::uint32_t index, const FourTuple& t, const Repr& seg) noexcept {
+  // Linux (tcp_check_req -> cookie_v4_check through the listener) does the same: a SYN answered with a
+  // cookie while the SYN queue was full, retransmitted once it had room, leaves a half-open entry with
+  // another ISN; the peer's ACK of the cookie SYN-ACK must complete the cookie connection, not draw a RST.
+  Slot& s = slots_[index];
+  if (s.owner != Owner::kHalfOpen || s.conn->state() != State::kSynReceived) return false;
+  if (!config_.syn_cookies || !seg.ack || seg.has_flags(Control::kSyn) || seg.has_flags(Control::kRst))
+    return false;
+  Listener* l = listener_for(s.listener);
+  if (l == nullptr || !l->cookies_recent(now, 2 * SynCookies::kSlot)) return false;
+  const auto mss = cookies_.check(now, t.local, t.remote, seg.seq - 1, *seg.ack - 1);
+  if (!mss) return false;
+  if (l->accept_queue_full()) {
+    // Keep the half-open entry (its SYN-ACK may still complete it); the peer retransmits this ACK.
+    ++counters_.drop_accept_queue_full;
+    return true;
+  }
+  const std::uint32_t li = s.listener.index;
+  // Retire the half-open entry silently: its slot goes back to the listener's SYN queue.
+  unlink(index);
+  l->remove_half_open();
+  ++counters_.half_open_superseded;
+  s.owner = Owner::kOrphan;
+  reap(index);
+  complete_cookie(now, li, t, seg, *mss);
+  return true;
 }
 
 void TcpLayer::send_reset(const FourTuple& t, const Repr& seg) noexcept {

@@ -79,6 +79,7 @@ class Result {
   X(connections_opened)          /* connect() */                                                        \
   X(connections_accepted)        /* handed out by accept() */                                           \
   X(half_open_dropped)           /* SYN-RECEIVED connections that closed (RST, timeout): back to LISTEN */ \
+  X(half_open_superseded)        /* half-open entries replaced by a valid cookie ACK for the same tuple */ \
   X(connections_reaped)                                                                                 \
   X(time_wait_evicted)           /* oldest TIME-WAIT dropped early to respect max_time_wait */          \
   X(tx_segments)                                                                                        \
@@ -205,6 +206,13 @@ class TcpLayer final : public ip::TransportHandler {
   std::uint16_t local_mss(const ip::IpAddress& remote) const noexcept;
 
   void on_listener_segment(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg) noexcept;
+  // The final ACK of a SYN-cookie handshake whose cookie validated (RFC 4987 §3.6): rebuilds the connection
+  // and queues it for accept(), or drops the ACK (the peer retransmits) when the accept queue is full.
+  void complete_cookie(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg,
+                       std::uint16_t mss) noexcept;
+  // A pure ACK for a half-open connection that is really the final ACK of a cookie SYN-ACK we sent for the
+  // same 4-tuple (the peer's SYN was retransmitted after the SYN queue had room): true when it took over.
+  bool cookie_supersedes(Instant now, std::uint32_t index, const FourTuple& t, const Repr& seg) noexcept;
   void send_reset(const FourTuple& t, const Repr& seg) noexcept;
   void queue_control(const ip::IpAddress& src, const ip::IpAddress& dst, const Repr& r) noexcept;
   void transmit(Instant now, ip::IpSender& out, const ip::IpAddress& src, const ip::IpAddress& dst,

@@ -400,6 +400,97 @@ TEST(TcpLayer, SynQueueFull_CookieSynAck_FinalAckCreatesTheConnection) {
   EXPECT_EQ(to_client[0].seq, cookie.seq + 1);
 }
 
+// The CLI's 1000-connection test: a SYN answered with a cookie (SYN queue full) and retransmitted once the
+// queue had room made a second, half-open connection with another ISN; the peer's ACK of the cookie SYN-ACK
+// then failed that connection's ACK check and drew a RST (ECONNRESET). Like Linux, the cookie wins.
+TEST(TcpLayer, CookieAckSupersedesHalfOpenFromRetransmittedSyn) {
+  Harness h{tiny_syn_queue()};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn().mss(1460));
+  const Repr first = h.poll_one();
+  // SYN queue (1) full: 40002 gets a cookie.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn().mss(1460));
+  const Repr cookie = h.poll_one();
+  ASSERT_EQ(h.layer.counters().syn_cookies_sent, 1u);
+  // 40001 completes: the SYN queue has room again.
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(first.seq + 1));
+  EXPECT_TRUE(h.poll().empty());
+  ASSERT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  // 40002's SYN retransmitted: a half-open connection with a normal SYN-ACK and another ISN.
+  h.now += seconds{1};
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn().mss(1460));
+  const Repr synack = h.poll_one();
+  EXPECT_EQ(synack.flags(), Control::kSyn | Control::kAck);
+  ASSERT_NE(synack.seq, cookie.seq);
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  EXPECT_EQ(h.layer.connection_count(), 2u);
+  // The peer's ACK of the cookie SYN-ACK arrives: the cookie connection takes over, nothing is reset.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1).payload("hi"));
+  EXPECT_EQ(h.layer.counters().half_open_superseded, 1u);
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 1u);
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  EXPECT_EQ(h.layer.listener(*l)->accept_queue_len(), 2u);
+  EXPECT_EQ(h.layer.connection_count(), 2u);
+  h.now += ConnectionConfig{}.delayed_ack;
+  const auto sent = h.poll();
+  for (const Sent& s : sent) EXPECT_FALSE(s.repr.has_flags(Control::kRst)) << s.repr;
+  ASSERT_EQ(sent.size(), 1u);  // the delayed ACK of "hi", from the cookie's sequence space
+  EXPECT_EQ(sent[0].repr.dst_port, 40002);
+  EXPECT_EQ(sent[0].repr.seq, cookie.seq + 1);
+  EXPECT_EQ(sent[0].repr.ack, std::optional<SeqNum>{SeqNum{5003}});
+  EXPECT_EQ(h.layer.counters().rst_sent, 0u);
+  const auto a1 = h.layer.accept(*l);
+  const auto a2 = h.layer.accept(*l);
+  ASSERT_TRUE(a1 && a2);
+  EXPECT_EQ(h.layer.find(*a1)->tuple().remote.port, 40001);
+  const Connection* c2 = h.layer.find(*a2);
+  ASSERT_NE(c2, nullptr);
+  EXPECT_EQ(c2->tuple().remote.port, 40002);
+  EXPECT_TRUE(c2->is_established());
+  EXPECT_EQ(c2->recv_available(), 2u);
+  EXPECT_EQ(c2->error(), std::error_code{});
+}
+
+// Same race with the accept queue full when the cookie ACK arrives: the ACK is dropped (the peer retransmits
+// it), the half-open entry stays; once accept() makes room, the retransmitted ACK completes the cookie.
+TEST(TcpLayer, CookieAckForHalfOpenWhileAcceptQueueFullIsDroppedThenCompletes) {
+  Harness h{tiny_syn_queue()};
+  const auto l = h.layer.listen({kUs, kPort}, 1);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn());
+  h.poll_one();
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());
+  const Repr c2 = h.poll_one();
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).rst());  // RFC 9293 §3.10.7.4: back to LISTEN
+  h.poll();
+  ASSERT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn());  // retransmitted: half-open
+  const Repr synack = h.poll_one();
+  ASSERT_NE(synack.seq, c2.seq);
+  h.feed(SegmentBuilder().ports(40003, kPort).seq(7000).syn());  // SYN queue full again: cookie
+  const Repr c3 = h.poll_one();
+  h.feed(SegmentBuilder().ports(40003, kPort).seq(7001).ack(c3.seq + 1));
+  ASSERT_EQ(h.layer.listener(*l)->accept_queue_len(), 1u);  // backlog 1: full
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(c2.seq + 1));
+  EXPECT_EQ(h.layer.counters().drop_accept_queue_full, 1u);
+  EXPECT_EQ(h.layer.counters().half_open_superseded, 0u);
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 1u);
+  for (const Sent& s : h.poll()) EXPECT_FALSE(s.repr.has_flags(Control::kRst)) << s.repr;
+  const auto a3 = h.layer.accept(*l);
+  ASSERT_TRUE(a3);
+  EXPECT_EQ(h.layer.find(*a3)->tuple().remote.port, 40003);
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(c2.seq + 1));
+  EXPECT_EQ(h.layer.counters().half_open_superseded, 1u);
+  EXPECT_EQ(h.layer.listener(*l)->half_open(), 0u);
+  const auto a2 = h.layer.accept(*l);
+  ASSERT_TRUE(a2);
+  EXPECT_EQ(h.layer.find(*a2)->tuple().remote.port, 40002);
+  EXPECT_TRUE(h.layer.find(*a2)->is_established());
+  for (const Sent& s : h.poll()) EXPECT_FALSE(s.repr.has_flags(Control::kRst)) << s.repr;
+  EXPECT_EQ(h.layer.counters().rst_sent, 0u);
+}
+
 TEST(TcpLayer, ForgedCookieIsRejectedWithRst) {
   Harness h{tiny_syn_queue()};
   ASSERT_TRUE(h.layer.listen({kUs, kPort}, 4));
