@@ -4,9 +4,10 @@
 // direction, e.g. "linux->stack 1e9 bytes in 0.91 s: 8.79 Gbit/s". Needs root (unshare, TAP, `ip`).
 //
 //   bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout SECONDS]
-//                 [--kernel-cc NAME] [--busy-poll] [--verbose]
+//                 [--kernel-cc NAME] [--busy-poll] [--io-thread] [--verbose]
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
-// --busy-poll never sleeps in poll(2); --verbose prints the stack's counters after each run.
+// --busy-poll never sleeps in poll(2); --io-thread reads the TAP on a dedicated thread (tap::ThreadedTapLink);
+// --verbose prints the stack's counters after each run.
 //
 // Kernel side 192.0.2.1/24 on tap0 (MTU 1500, no offloads: the TAP is opened without IFF_VNET_HDR, so every
 // frame is a plain <= 1514-byte Ethernet frame with full checksums); the stack is 192.0.2.2/24. The clock runs
@@ -38,6 +39,7 @@
 #include "stack/random.hpp"
 #include "stack/time.hpp"
 #include "tap/tap_link.hpp"
+#include "tap/threaded_tap_link.hpp"
 #include "tcp/layer.hpp"
 
 namespace {
@@ -58,6 +60,7 @@ struct Options {
   int timeout_s = 60;
   bool verbose = false;
   bool busy_poll = false;  // never sleep in poll(2): spin on the TAP (costs a core)
+  bool io_thread = false;  // --io-thread: tap::ThreadedTapLink (an I/O thread reads the TAP) instead of TapLink
   std::string kernel_cc;   // TCP_CONGESTION for the kernel socket; empty: the system default
 };
 
@@ -101,8 +104,9 @@ struct Run {
 // TAP descriptor only when there was nothing to do and no timer is due.
 class StackSide {
  public:
-  StackSide(tap::TapLink& link, const Options& o)
+  StackSide(Link& link, const tap::TapLinkCounters& link_counters, const Options& o)
       : link_{link},
+        link_counters_{link_counters},
         opts_{o},
         iface_{link, iface_config(), rng_},
         tcp_{rng_, tcp::LayerConfig{}, &iface_} {
@@ -198,7 +202,7 @@ class StackSide {
                                  name.data(), static_cast<unsigned long long>(v));
       });
     };
-    dump("tap", link_.counters());
+    dump("tap", link_counters_);
     dump("ip", iface_.counters());
     dump("tcp", tcp_.counters());
     std::fprintf(stderr, "  loop.sleeps %llu\n", static_cast<unsigned long long>(sleeps_));
@@ -211,7 +215,8 @@ class StackSide {
     c.ipv4 = ip::Ipv4Cidr{kStackAddr, 24};
     return c;
   }
-  tap::TapLink& link_;
+  Link& link_;
+  const tap::TapLinkCounters& link_counters_;
   const Options& opts_;
   SteadyClock clock_;
   SecureRng rng_;
@@ -292,9 +297,9 @@ std::string human_bytes(std::uint64_t b) {
   return s;
 }
 
-void run_direction(tap::TapLink& link, Direction d, const Options& o) {
+void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direction d, const Options& o) {
   Run run;
-  StackSide stack{link, o};
+  StackSide stack{link, link_counters, o};
   int listen_fd = -1;
   if (d == Direction::kStackToLinux) {
     listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -362,12 +367,14 @@ Options parse_args(int argc, char** argv) {
       if (o.timeout_s <= 0) die("--timeout: seconds > 0");
     } else if (a == "--kernel-cc") {
       o.kernel_cc = std::string{value()};
+    } else if (a == "--io-thread") {
+      o.io_thread = true;
     } else if (a == "--busy-poll") {
       o.busy_poll = true;
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
-      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--verbose]");
+      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--io-thread] [--verbose]");
     }
   }
   return o;
@@ -383,10 +390,18 @@ int main(int argc, char** argv) {
   for (const Direction d : o.directions) {
     {
       // A fresh TAP per direction: created (and brought up) by TapDevice, addressed here, deleted afterwards.
-      tap::TapLink link{"tap0"};
-      sh("ip addr add 192.0.2.1/24 dev tap0");
-      sh("ip link set tap0 mtu 1500 up");
-      run_direction(link, d, o);
+      // The TAP is addressed after its creation; the I/O thread (if any) only reads frames meanwhile.
+      if (o.io_thread) {
+        tap::ThreadedTapLink link{tap::TapDevice{"tap0"}};
+        sh("ip addr add 192.0.2.1/24 dev tap0");
+        sh("ip link set tap0 mtu 1500 up");
+        run_direction(link, link.counters(), d, o);
+      } else {
+        tap::TapLink link{"tap0"};
+        sh("ip addr add 192.0.2.1/24 dev tap0");
+        sh("ip link set tap0 mtu 1500 up");
+        run_direction(link, link.counters(), d, o);
+      }
     }
   }
   return 0;
