@@ -4,9 +4,9 @@
 // direction, e.g. "linux->stack 1e9 bytes in 0.91 s: 8.79 Gbit/s". Needs root (unshare, TAP, `ip`).
 //
 //   bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout SECONDS]
-//                 [--kernel-cc NAME] [--busy-poll] [--io-thread] [--verbose]
+//                 [--kernel-cc NAME] [--busy-poll] [--verbose]
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
-// --busy-poll never sleeps in poll(2); --io-thread reads the TAP on a dedicated thread (tap::ThreadedTapLink);
+// --busy-poll never sleeps in poll(2);
 // --verbose prints the stack's counters after each run.
 //
 // Kernel side 192.0.2.1/24 on tap0 (MTU 1500, no offloads: the TAP is opened without IFF_VNET_HDR, so every
@@ -39,7 +39,6 @@
 #include "stack/random.hpp"
 #include "stack/time.hpp"
 #include "tap/tap_link.hpp"
-#include "tap/threaded_tap_link.hpp"
 #include "tcp/layer.hpp"
 
 namespace {
@@ -60,7 +59,6 @@ struct Options {
   int timeout_s = 60;
   bool verbose = false;
   bool busy_poll = false;  // never sleep in poll(2): spin on the TAP (costs a core)
-  bool io_thread = false;  // --io-thread: tap::ThreadedTapLink (an I/O thread reads the TAP) instead of TapLink
   std::string kernel_cc;   // TCP_CONGESTION for the kernel socket; empty: the system default
 };
 
@@ -367,14 +365,12 @@ Options parse_args(int argc, char** argv) {
       if (o.timeout_s <= 0) die("--timeout: seconds > 0");
     } else if (a == "--kernel-cc") {
       o.kernel_cc = std::string{value()};
-    } else if (a == "--io-thread") {
-      o.io_thread = true;
     } else if (a == "--busy-poll") {
       o.busy_poll = true;
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
-      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--io-thread] [--verbose]");
+      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--verbose]");
     }
   }
   return o;
@@ -390,18 +386,10 @@ int main(int argc, char** argv) {
   for (const Direction d : o.directions) {
     {
       // A fresh TAP per direction: created (and brought up) by TapDevice, addressed here, deleted afterwards.
-      // The TAP is addressed after its creation; the I/O thread (if any) only reads frames meanwhile.
-      if (o.io_thread) {
-        tap::ThreadedTapLink link{tap::TapDevice{"tap0"}};
-        sh("ip addr add 192.0.2.1/24 dev tap0");
-        sh("ip link set tap0 mtu 1500 up");
-        run_direction(link, link.counters(), d, o);
-      } else {
-        tap::TapLink link{"tap0"};
-        sh("ip addr add 192.0.2.1/24 dev tap0");
-        sh("ip link set tap0 mtu 1500 up");
-        run_direction(link, link.counters(), d, o);
-      }
+      tap::TapLink link{"tap0"};
+      sh("ip addr add 192.0.2.1/24 dev tap0");
+      sh("ip link set tap0 mtu 1500 up");
+      run_direction(link, link.counters(), d, o);
     }
   }
   return 0;
