@@ -1,6 +1,7 @@
-// The `tapstack` command: runs the stack on a TAP device. `serve` answers ARP and ping and runs services (UDP
-// echo, TCP echo and discard, a static HTTP server); `ping` sends ICMP echo requests from the stack; `send` and
-// `recv` run one TCP transfer. Options common to every subcommand may come before or after the subcommand's name.
+// The `tapstack` command: runs the stack on a TAP device, IPv4 and IPv6. `serve` answers ARP/NDP and ping and runs
+// services (UDP echo, TCP echo and discard, a static HTTP server) on both families; `ping` sends ICMP or ICMPv6
+// echo requests from the stack; `send` and `recv` run one TCP transfer. Options common to every subcommand may come
+// before or after the subcommand's name.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -32,15 +33,27 @@ struct ServeOptions {
   std::size_t tcp_buffer = 256 * 1024;
 };
 
-int serve(const NodeOptions& common, const ServeOptions& so) {
+// The IPv6 twin of listen_or_throw (cli/services.hpp): every service listens on the wildcard of both families
+// (the layers keep them apart, like IPV6_V6ONLY sockets).
+tcp::ListenerHandle listen6_or_throw(tcp::TcpLayer& tcp, std::uint16_t port, const std::string& what,
+                                     const tcp::ConnectionConfig& cfg) {
+  auto l = tcp.listen(ip::Endpoint{ip::IpAddress{ip::Ipv6Address{}}, port}, 4096, cfg);
+  if (!l) throw std::runtime_error(fmt::format("{} {} (IPv6): {}", what, port, l.error().message()));
+  return *l;
+}
+
+int serve(NodeOptions common, const ServeOptions& so) {
+  common.report_ipv6 = true;
   Node node{common};
   std::vector<udp::SocketHandle> echo;
   for (std::uint16_t port : so.udp_echo) {
-    const auto h = node.udp().open();
-    auto& s = node.udp().socket(h);
-    if (auto ec = s.bind({ip::Ipv4Address{}, port}))
-      throw std::runtime_error(fmt::format("--udp-echo {}: {}", port, ec.message()));
-    echo.push_back(h);
+    for (const ip::IpAddress any : {ip::IpAddress{ip::Ipv4Address{}}, ip::IpAddress{ip::Ipv6Address{}}}) {
+      const auto h = node.udp().open();
+      auto& s = node.udp().socket(h);
+      if (auto ec = s.bind({any, port}))
+        throw std::runtime_error(fmt::format("--udp-echo {}: {}", port, ec.message()));
+      echo.push_back(h);
+    }
   }
   // TCP services, each a state machine stepped by the loop below.
   struct Named {
@@ -55,11 +68,17 @@ int serve(const NodeOptions& common, const ServeOptions& so) {
     const auto l = listen_or_throw(tcp, port, "--tcp-echo", conn_cfg);
     services.push_back(
         {fmt::format("echo:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kEcho)});
+    const auto l6 = listen6_or_throw(tcp, port, "--tcp-echo", conn_cfg);
+    services.push_back(
+        {fmt::format("echo6:{}", port), std::make_unique<StreamService>(tcp, l6, StreamService::Mode::kEcho)});
   }
   for (std::uint16_t port : so.discard) {
     const auto l = listen_or_throw(tcp, port, "--discard", conn_cfg);
     services.push_back(
         {fmt::format("discard:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kDiscard)});
+    const auto l6 = listen6_or_throw(tcp, port, "--discard", conn_cfg);
+    services.push_back(
+        {fmt::format("discard6:{}", port), std::make_unique<StreamService>(tcp, l6, StreamService::Mode::kDiscard)});
   }
   for (std::uint16_t port : so.http) {
     HttpConfig hc;
@@ -67,6 +86,8 @@ int serve(const NodeOptions& common, const ServeOptions& so) {
     hc.idle_timeout = Duration{std::int64_t(so.http_idle_s * 1e6)};
     const auto l = listen_or_throw(tcp, port, "--http", conn_cfg);
     services.push_back({fmt::format("http:{}", port), std::make_unique<HttpServer>(tcp, l, hc)});
+    const auto l6 = listen6_or_throw(tcp, port, "--http", conn_cfg);
+    services.push_back({fmt::format("http6:{}", port), std::make_unique<HttpServer>(tcp, l6, hc)});
   }
 
   const auto& cfg = node.iface().config();
@@ -76,9 +97,11 @@ int serve(const NodeOptions& common, const ServeOptions& so) {
   for (auto p : so.tcp_echo) fmt::print(", tcp echo :{}", p);
   for (auto p : so.discard) fmt::print(", tcp discard :{}", p);
   for (const auto& s : services)
-    if (auto* h = dynamic_cast<HttpServer*>(s.service.get()))
+    if (auto* h = dynamic_cast<HttpServer*>(s.service.get()); h && s.name.starts_with("http:"))
       fmt::print(", {} root {}", s.name, h->config().root.string());
   fmt::print("\n");
+  // IPv6 addresses start TENTATIVE; each is printed again ("tapstack: ip6 ADDR/LEN preferred") once DAD ends.
+  fmt::print("tapstack serve: ip6 {}\n", node.ipv6_summary());
   std::fflush(stdout);
 
   std::vector<std::byte> buf(65536);
@@ -124,12 +147,32 @@ struct PingOptions {
   double wait_s = 2.0;
 };
 
-int ping(const NodeOptions& common, const PingOptions& po) {
-  const auto dst = ip::Ipv4Address::parse(po.host);
-  if (!dst) throw std::runtime_error(fmt::format("ping: {}: not an IPv4 address", po.host));
-  if (po.size > 65507) throw std::runtime_error("ping: -s: at most 65507 bytes");
+int ping(NodeOptions common, const PingOptions& po) {
+  // An IPv6 link-local destination may carry its zone ("fe80::1%tap0", RFC 4007 §11); the stack has one link.
+  std::string text = po.host;
+  if (const auto pct = text.find('%'); pct != std::string::npos) {
+    if (text.substr(pct + 1) != common.tap)
+      throw std::runtime_error(fmt::format("ping: {}: the zone must be the stack's link, {}", po.host, common.tap));
+    text.resize(pct);
+  }
+  const auto dst = ip::IpAddress::parse(text);
+  if (!dst) throw std::runtime_error(fmt::format("ping: {}: not an IPv4 or IPv6 address", po.host));
+  const bool v6 = dst->is_v6();
+  // The largest echo data in one IP datagram: 65535 - 20 - 8 (IPv4); a 65535-byte payload - 8 (IPv6).
+  const std::size_t max_size = v6 ? 65527 : 65507;
+  if (po.size > max_size) throw std::runtime_error(fmt::format("ping: -s: at most {} bytes", max_size));
+  // The source address must have passed DAD (RFC 4862 §5.4: a tentative address is not used); the Node waits
+  // for it, bounded, before the first request.
+  if (v6) common.wait_dad = true;
   Node node{common};
-  fmt::print("PING {} ({}) {}({}) bytes of data.\n", po.host, po.host, po.size, po.size + 28);
+  const std::string shown = dst->to_string();
+  if (v6) {
+    fmt::print("PING {}({}) {} data bytes\n", po.host, shown, po.size);
+    if (!node.iface().ipv6().source_for(dst->v6()))
+      fmt::print(stderr, "tapstack ping: no usable IPv6 source address toward {} yet\n", shown);
+  } else {
+    fmt::print("PING {} ({}) {}({}) bytes of data.\n", po.host, shown, po.size, po.size + 28);
+  }
   std::fflush(stdout);
 
   std::vector<std::byte> payload(po.size);
@@ -152,14 +195,18 @@ int ping(const NodeOptions& common, const PingOptions& po) {
       const double ms = double((r->received_at - it->second).count()) / 1000.0;
       sent_at.erase(it);
       rtts.push_back(ms);
-      fmt::print("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n", r->data_len + 8, po.host, r->seq,
-                 r->ttl, ms);
+      fmt::print("{} bytes from {}: icmp_seq={} ttl={} time={:.3f} ms\n", r->data_len + 8, shown, r->seq, r->ttl,
+                 ms);
       std::fflush(stdout);
     }
     if (sent < po.count && now >= next_send) {
       ++sent;
       sent_at[std::uint16_t(sent)] = now;
-      node.iface().send_echo_request(now, *dst, ident, std::uint16_t(sent), payload);
+      if (v6) {
+        node.iface().send_echo_request6(now, dst->v6(), ident, std::uint16_t(sent), payload);
+      } else {
+        node.iface().send_echo_request(now, dst->v4(), ident, std::uint16_t(sent), payload);
+      }
       next_send = now + interval;
       if (sent == po.count) give_up = now + wait;
     }
@@ -192,6 +239,10 @@ void add_common(CLI::App& app, NodeOptions& o) {
   app.add_option("--mac", o.mac, "the stack's MAC address (default: stable, derived from the TAP name)");
   app.add_option("--ip4", o.ip4, "the stack's IPv4 address and prefix length, e.g. 192.0.2.2/24");
   app.add_option("--gw4", o.gw4, "IPv4 default gateway (on the --ip4 subnet)");
+  app.add_option("--ip6", o.ip6,
+                 "a static IPv6 address and prefix length, e.g. 2001:db8::2/64 (repeatable; the link-local address "
+                 "and SLAAC addresses from Router Advertisements are always formed)");
+  app.add_option("--gw6", o.gw6, "IPv6 default router when no Router Advertisement names one");
   app.add_option("--pcap", o.pcap, "record every frame, both directions, to this pcap file");
   app.add_flag("-v,--verbose", o.verbose, "print each event");
 }
@@ -222,7 +273,8 @@ int main(int argc, char** argv) {
 
   PingOptions po;
   auto* ping_cmd = app.add_subcommand("ping", "send ICMP echo requests from the stack and print the replies");
-  ping_cmd->add_option("host", po.host, "IPv4 address to ping")->required();
+  ping_cmd->add_option("host", po.host, "IPv4 or IPv6 address to ping (fe80::...%TAP for a link-local one)")
+      ->required();
   ping_cmd->add_option("-c,--count", po.count, "number of echo requests")->capture_default_str()->check(CLI::Range(1, 1000000));
   ping_cmd->add_option("-s,--size", po.size, "data bytes per request")->capture_default_str();
   ping_cmd->add_option("-i,--interval", po.interval_s, "seconds between requests")->capture_default_str()->check(CLI::Range(0.001, 3600.0));
@@ -250,13 +302,18 @@ int main(int argc, char** argv) {
 
   for (auto* sub : {serve_cmd, ping_cmd, send_cmd, recv_cmd, facade.resolve_cmd, facade.get_cmd})
     sub->footer(
-        "Common options (--tap, --mac, --ip4, --gw4, --pcap, -v) may also follow the subcommand: see tapstack --help.");
+        "Common options (--tap, --mac, --ip4, --gw4, --ip6, --gw6, --pcap, -v) may also follow the subcommand: see "
+        "tapstack --help.");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (*serve_cmd) return serve(common, so);
     if (*ping_cmd) return ping(common, po);
-    if (*send_cmd) return run_send(common, sendo);
+    if (*send_cmd) {
+      // TCP to an IPv6 host needs a source address that passed DAD (RFC 4862 §5.4).
+      if (const auto a = tapstack::ip::IpAddress::parse(sendo.host); a && a->is_v6()) common.wait_dad = true;
+      return run_send(common, sendo);
+    }
     if (*recv_cmd) return run_recv(common, recvo);
     if (auto rc = run_facade_command(common, facade)) return *rc;
   } catch (const std::exception& e) {

@@ -6,11 +6,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 #include <system_error>
 
 #include <fmt/core.h>
+#include <fmt/ostream.h>
 
 namespace tapstack::cli {
 
@@ -44,6 +47,19 @@ Node::Node(const NodeOptions& opts) : opts_{opts} {
       throw std::runtime_error(fmt::format("--gw4 {}: not on the --ip4 subnet {}", opts.gw4, opts.ip4));
     cfg.gateway4 = *g;
   }
+  cfg.ipv6 = true;
+  for (const auto& a : opts.ip6) {
+    auto c = ip::Ipv6Cidr::parse(a);
+    if (!c || a.find('/') == std::string::npos || c->address.is_multicast() || c->address.is_unspecified())
+      throw std::runtime_error(fmt::format("--ip6 {}: expected a unicast ADDR/LEN, like 2001:db8::2/64", a));
+    cfg.ipv6_addresses.push_back(*c);
+  }
+  if (!opts.gw6.empty()) {
+    auto g = ip::Ipv6Address::parse(opts.gw6);
+    if (!g || g->is_multicast() || g->is_unspecified())
+      throw std::runtime_error(fmt::format("--gw6 {}: expected a unicast IPv6 address", opts.gw6));
+    cfg.gateway6 = *g;
+  }
 
   tap_ = std::make_unique<tap::TapLink>(opts.tap);
   Link* link = tap_.get();
@@ -68,6 +84,8 @@ Node::Node(const NodeOptions& opts) : opts_{opts} {
   sigaddset(&set, SIGTERM);
   if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0 || (signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
     throw std::system_error(errno, std::generic_category(), "signalfd");
+  report_ipv6_changes();  // notes the tentative addresses, so their DAD outcome is reported
+  if (opts.wait_dad) wait_for_dad();
 }
 
 Node::~Node() {
@@ -75,9 +93,11 @@ Node::~Node() {
 }
 
 Node::Stop Node::run(FunctionRef<StepResult(Instant)> step) {
+  if (stopped_) return Stop::kSignal;
   for (;;) {
     Instant now = clock_.now();
     iface_->poll(now);
+    report_ipv6_changes();
     const StepResult r = step(now);
     if (r.done) {
       iface_->poll(clock_.now());  // send what the last step queued
@@ -102,9 +122,84 @@ Node::Stop Node::run(FunctionRef<StepResult(Instant)> step) {
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
     if (n > 0 && (fds[1].revents & POLLIN)) {
       signalfd_siginfo si;
-      if (::read(signal_fd_, &si, sizeof si) == sizeof si) return Stop::kSignal;
+      if (::read(signal_fd_, &si, sizeof si) == sizeof si) {
+        stopped_ = true;
+        return Stop::kSignal;
+      }
     }
   }
+}
+
+bool Node::wait_for_dad() {
+  const auto& cfg = iface_->config();
+  // RFC 4862 §5.4.2 / §5.4.3: a random delay up to max_dad_delay, then dad_transmits NS one RetransTimer
+  // apart, and one more RetransTimer before the address is PREFERRED; one second of slack on top.
+  const Duration bound = cfg.max_dad_delay + iface_->ipv6().neighbors().retrans_timer() * (cfg.dad_transmits + 1) +
+                         seconds(1);
+  auto tentative = [this] {
+    const auto& addrs = iface_->ipv6().addresses();
+    return std::any_of(addrs.begin(), addrs.end(),
+                       [](const auto& a) { return a.state == ip::AddressState::kTentative; });
+  };
+  const Instant give_up = now() + bound;
+  bool timed_out = false;
+  const Stop stop = run([&](Instant t) -> StepResult {
+    if (!tentative()) return {true, {}};
+    if (t >= give_up) {
+      timed_out = true;
+      return {true, {}};
+    }
+    return {false, give_up};
+  });
+  return stop == Stop::kDone && !timed_out;
+}
+
+std::string Node::ipv6_summary() const {
+  std::string out;
+  for (const auto& a : iface_->ipv6().addresses()) {
+    const char* origin = a.origin == ip::AddressOrigin::kLinkLocal ? "link-local"
+                         : a.origin == ip::AddressOrigin::kStatic  ? "static"
+                                                                   : "slaac";
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{}/{} ({}, {})", a.address.to_string(), a.prefix_len, origin, fmt::streamed(a.state));
+  }
+  return out.empty() ? std::string("none") : out;
+}
+
+void Node::report_ipv6_changes() {
+  const auto& c = iface_->ipv6_counters();
+  const std::uint64_t mark = c.dad_succeeded + c.dad_duplicates + c.slaac_addresses_created + c.addresses_deprecated +
+                             c.addresses_expired + c.routers_added + c.routers_expired + c.ndp_address_conflict;
+  if (mark == ipv6_change_mark_ && !known_addrs_.empty()) return;
+  ipv6_change_mark_ = mark;
+  const bool report = opts_.report_ipv6 || opts_.verbose;
+  std::vector<std::pair<ip::Ipv6Address, ip::AddressState>> now_known;
+  for (const auto& a : iface_->ipv6().addresses()) {
+    now_known.emplace_back(a.address, a.state);
+    const auto old = std::find_if(known_addrs_.begin(), known_addrs_.end(),
+                                  [&](const auto& k) { return k.first == a.address; });
+    if (old != known_addrs_.end() && old->second == a.state) continue;
+    if (a.state == ip::AddressState::kDuplicate) {
+      // RFC 4862 §5.4.5: the address is not assigned; a manual one needs the operator's attention.
+      fmt::print(stderr, "tapstack: ip6 {}/{} DUPLICATE: another node on {} uses it; not using it\n",
+                 a.address.to_string(), a.prefix_len, opts_.tap);
+      std::fflush(stderr);
+    } else if (report && a.state != ip::AddressState::kTentative) {
+      const char* origin = a.origin == ip::AddressOrigin::kSlaac ? " (slaac)" : "";
+      fmt::print("tapstack: ip6 {}/{} {}{}\n", a.address.to_string(), a.prefix_len, fmt::streamed(a.state), origin);
+      std::fflush(stdout);
+    }
+  }
+  if (report) {
+    for (const auto& k : known_addrs_)
+      if (std::none_of(now_known.begin(), now_known.end(), [&](const auto& n) { return n.first == k.first; }))
+        fmt::print("tapstack: ip6 {} removed\n", k.first.to_string());
+    const auto router = iface_->ipv6().default_router();
+    if (router != known_router_ && router) fmt::print("tapstack: ip6 default router {}\n", router->to_string());
+    known_router_ = router;
+    std::fflush(stdout);
+  }
+  known_addrs_ = std::move(now_known);
 }
 
 void Node::print_counters(std::ostream& os) const {
@@ -116,6 +211,9 @@ void Node::print_counters(std::ostream& os) const {
   dump("tap", tap_->counters());
   if (recorder_) dump("pcap", recorder_->counters());
   dump("ip", iface_->counters());
+  dump("ip6", iface_->ipv6_counters());
+  dump("ndp", iface_->ipv6().neighbors().counters());
+  dump("reassembly6", iface_->ipv6().reassembler().counters());
   dump("arp", iface_->arp_cache().counters());
   dump("reassembly", iface_->reassembler().counters());
   dump("udp", udp_->counters());

@@ -7,6 +7,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ip/interface.hpp"
 #include "stack/function_ref.hpp"
@@ -24,6 +26,12 @@ struct NodeOptions {
   std::string mac;   // empty: derived from the TAP name (stable, locally administered)
   std::string ip4;   // "ADDR/LEN"
   std::string gw4;   // "ADDR"
+  // IPv6 is always on: the link-local address (modified EUI-64 of the MAC) and SLAAC from Router Advertisements,
+  // plus these static addresses (DAD runs for each, RFC 4862 §5.4) and default router.
+  std::vector<std::string> ip6;  // "ADDR/LEN", repeatable
+  std::string gw6;               // "ADDR"
+  bool wait_dad = false;         // the constructor returns once no address is tentative (bounded)
+  bool report_ipv6 = false;      // print IPv6 addresses as DAD completes and default routers as they come
   std::string pcap;  // record every frame here when set
   bool verbose = false;
 };
@@ -44,6 +52,12 @@ class Node {
   enum class Stop { kDone, kSignal };
   // Calls `step(now)` after every round of frame processing until it reports done or a stop signal arrives.
   Stop run(FunctionRef<StepResult(Instant)> step);
+  // Runs the loop until no IPv6 address is TENTATIVE any more, at most until the last DAD can have ended
+  // (max_dad_delay + (dad_transmits + 1) RetransTimers + 1 s). False when one is still tentative then, or on
+  // a stop signal (run() then returns kSignal at once).
+  bool wait_for_dad();
+  // "fe80::…/64 (link-local, tentative), 2001:db8::2/64 (static, preferred)": the banner's IPv6 part.
+  std::string ipv6_summary() const;
   Instant now() noexcept { return clock_.now(); }
   // Lets the interface and transports send what a step queued, without waiting.
   void flush() noexcept { iface_->poll(now()); }
@@ -65,6 +79,14 @@ class Node {
   std::unique_ptr<udp::UdpLayer> udp_;
   std::unique_ptr<tcp::TcpLayer> tcp_;
   int signal_fd_ = -1;
+  bool stopped_ = false;  // a stop signal was consumed (by wait_for_dad)
+
+  // Prints IPv6 address state changes (DUPLICATE always, on stderr; the rest with report_ipv6 or -v) and
+  // default-router changes; cheap when nothing changed (a sum of engine counters is compared first).
+  void report_ipv6_changes();
+  std::uint64_t ipv6_change_mark_ = 0;
+  std::vector<std::pair<ip::Ipv6Address, ip::AddressState>> known_addrs_;
+  std::optional<ip::Ipv6Address> known_router_;
 };
 
 // A stable locally administered unicast MAC derived from a name: 02:xx:xx:xx:xx:xx.

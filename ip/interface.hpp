@@ -68,10 +68,9 @@ struct InterfaceConfig {
   ArpCacheConfig arp{};
   ReassemblyConfig reassembly{};
   IcmpRateLimitConfig icmp_rate{};
-  // IPv6 (ip/ipv6_engine.hpp): the link-local address from the MAC (modified EUI-64) whenever it is on.
-  // Off by default for now only because IPv4-only test fixtures count every frame and timer (DAD, MLD and RS
-  // would add some); programs that want IPv6 set it.
-  bool ipv6 = false;
+  // IPv6 (ip/ipv6_engine.hpp): the link-local address from the MAC (modified EUI-64) whenever it is on. On by
+  // default (RFC 8504 §5: IPv6 nodes); IPv4-only fixtures that count every frame and timer turn it off.
+  bool ipv6 = true;
   std::vector<Ipv6Cidr> ipv6_addresses;  // static addresses; their prefixes are on-link; DAD runs for each
   std::optional<Ipv6Address> gateway6;   // default router when no Router Advertisement gave one
   bool slaac = true;                     // addresses from RA prefixes with the A flag (RFC 4862 §5.5.3)

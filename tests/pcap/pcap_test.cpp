@@ -58,7 +58,8 @@ struct Replay {
   Interface iface;
 
   Replay(const std::string& file, MacAddress mac, Ipv4Cidr addr, tap::PcapReplayOptions opts = {})
-      : link{data_path(file), std::move(opts)}, iface{link, InterfaceConfig{.mac = mac, .ipv4 = addr}, rng} {
+      : link{data_path(file), std::move(opts)},
+        iface{link, InterfaceConfig{.mac = mac, .ipv4 = addr, .ipv6 = false}, rng} {  // IPv4 traces, exact counts
     iface.register_transport(IpProtocol::kUdp, udp);
     iface.register_transport(IpProtocol::kTcp, tcp);
   }
