@@ -67,6 +67,10 @@ __attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(const std::byte* p
 }
 #endif
 
+// Below this size the scalar loop wins (the vector path's setup and final reduction cost more than they save on
+// a 64-byte header; measured with bench_checksum, see docs/benchmarks.md).
+[[maybe_unused]] constexpr std::size_t kAvx2MinBytes = 128;
+
 // Sums `data` as big-endian 16-bit words into a 64-bit accumulator (not folded); copies it to `dst` first
 // when `dst` is not null (dst has room for data.size() bytes).
 std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
@@ -77,7 +81,7 @@ std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
   // (the one's-complement sum is byte-order independent, RFC 1071 §2(B)).
   std::uint64_t native = 0;
 #ifdef TAPSTACK_CHECKSUM_AVX2
-  if (n >= 64 && have_avx2()) {
+  if (n >= kAvx2MinBytes && have_avx2()) {
     const std::size_t blocks = n / 32;
     native += dst != nullptr ? sum_blocks_avx2<true>(p, blocks, dst) : sum_blocks_avx2<false>(p, blocks, nullptr);
     p += blocks * 32;
