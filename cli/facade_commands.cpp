@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 
 #include "socket/resolver_driver.hpp"
 #include "socket/socket.hpp"
@@ -49,6 +51,18 @@ class FacadeNet {
       if (!g) throw std::runtime_error(fmt::format("--gw4 {}: expected an IPv4 address", net.gw4));
       cfg.interface.gateway4 = *g;
     }
+    for (const auto& a : net.ip6) {  // the same checks as Node (cli/node.cpp)
+      const auto c = ip::Ipv6Cidr::parse(a);
+      if (!c || a.find('/') == std::string::npos || c->address.is_multicast() || c->address.is_unspecified())
+        throw std::runtime_error(fmt::format("--ip6 {}: expected a unicast ADDR/LEN, like 2001:db8::2/64", a));
+      cfg.interface.ipv6_addresses.push_back(*c);
+    }
+    if (!net.gw6.empty()) {
+      const auto g = ip::Ipv6Address::parse(net.gw6);
+      if (!g || g->is_multicast() || g->is_unspecified())
+        throw std::runtime_error(fmt::format("--gw6 {}: expected a unicast IPv6 address", net.gw6));
+      cfg.interface.gateway6 = *g;
+    }
     std::string servers;
     for (const std::string& s : dns) servers += s + ",";
     if (servers.empty()) {
@@ -81,6 +95,11 @@ class FacadeNet {
     rt_ = std::make_unique<sk::Runtime>(*link, cfg);
     rt_->start();
     sk::Runtime::set_default(rt_.get());
+    // RFC 4862 §5.4: a static address is TENTATIVE until DAD ends; wait (bounded) so that the first query or
+    // connection can use it. The bound covers MAX_RTR_SOLICITATION_DELAY plus a few retransmit timers.
+    if (!cfg.interface.ipv6_addresses.empty()) {
+      for (int i = 0; i < 400 && !rt_->has_ipv6(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
   }
   ~FacadeNet() {
     sk::Runtime::set_default(nullptr);

@@ -317,6 +317,19 @@ void Resolver::next_attempt(std::uint64_t id, Instant now, std::optional<QuerySt
   finish(id, now, Result{l.last_error.value_or(QueryStatus::kTimeout), l.name, {}, AnswerSource::kNetwork});
 }
 
+void Resolver::set_servers(std::vector<ip::Endpoint> servers) {
+  config_.servers = std::move(servers);
+  const std::size_t n = config_.servers.size();
+  std::vector<std::uint64_t> orphaned;
+  for (auto& [id, l] : lookups_) {
+    l.server_failed.assign(n, false);
+    if (l.server >= n) l.server = 0;
+    if (n == 0) orphaned.push_back(id);
+  }
+  for (const std::uint64_t id : orphaned)
+    finish(id, last_now_, Result{QueryStatus::kNoServers, lookups_.at(id).name});
+}
+
 void Resolver::finish(std::uint64_t id, Instant now, Result r) {
   const auto it = lookups_.find(id);
   if (it == lookups_.end()) return;

@@ -179,6 +179,11 @@ class Resolver {
   HostsTable& hosts() noexcept { return hosts_; }
   Cache& cache() noexcept { return cache_; }
   const ResolverConfig& config() const noexcept { return config_; }
+  // Replaces the servers (e.g. RDNSS, RFC 8106 §5.3.1, learnt after construction). Lookups on the network go
+  // on with the new list from its first server (an answer still in flight from an old server is dropped as
+  // from the wrong source, and the attempt times out to the next one); with an empty list they finish with
+  // kNoServers. Allocates.
+  void set_servers(std::vector<ip::Endpoint> servers);
   const ResolverCounters& counters() const noexcept { return counters_; }
   const WireCounters& wire_counters() const noexcept { return wire_counters_; }
   std::size_t pending_lookups() const noexcept { return lookups_.size(); }  // on the network

@@ -5,7 +5,8 @@
 // it and wakes at its poll_at(). Application threads reach it through Runtime::run_in_loop.
 //
 // The Runtime builds one when its RuntimeConfig names a DNS server (cfg.dns.servers, TAPSTACK_DNS) or hosts
-// (cfg.hosts, TAPSTACK_HOSTS); see Runtime::dns().
+// (cfg.hosts, TAPSTACK_HOSTS), or, with no server configured, once IPv6 Router Advertisements name RDNSS
+// servers (RFC 8106; kept current with dns::Resolver::set_servers); see Runtime::dns().
 #pragma once
 #include <atomic>
 #include <cstddef>

@@ -96,6 +96,23 @@ RuntimeConfig RuntimeConfig::from_env() {
     if (!servers) throw std::invalid_argument(std::string{"TAPSTACK_DNS: not a list of addresses: "} + dns);
     c.dns.servers = std::move(*servers);
   }
+  if (const char* ip6 = std::getenv("TAPSTACK_IP6"); ip6 != nullptr && *ip6 != '\0') {
+    std::string_view rest{ip6};
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      if (item.empty()) continue;
+      const auto cidr = ip::Ipv6Cidr::parse(item);
+      if (!cidr) throw std::invalid_argument(std::string{"TAPSTACK_IP6: not an IPv6 address[/prefix]: "} + ip6);
+      c.interface.ipv6_addresses.push_back(*cidr);
+    }
+  }
+  if (const char* gw = std::getenv("TAPSTACK_GW6"); gw != nullptr && *gw != '\0') {
+    const auto a = ip::Ipv6Address::parse(gw);
+    if (!a) throw std::invalid_argument(std::string{"TAPSTACK_GW6: not an IPv6 address: "} + gw);
+    c.interface.gateway6 = *a;
+  }
   if (const char* hosts = std::getenv("TAPSTACK_HOSTS"); hosts != nullptr && *hosts != '\0') {
     std::ifstream in{hosts};
     if (!in) throw std::invalid_argument(std::string{"TAPSTACK_HOSTS: cannot read "} + hosts);
@@ -414,7 +431,40 @@ void Runtime::iterate(Instant now) noexcept {
   }
   if (dns_) dns_->poll(now);  // reads what the last poll received, queues queries for this one
   iface_->poll(now);
+  refresh_ipv6(now);
   publish_events();
+}
+
+void Runtime::refresh_ipv6(Instant now) noexcept {
+  bool usable = false;
+  for (const ip::Ipv6InterfaceAddress& a : iface_->ipv6().addresses())
+    usable = usable || (a.state == ip::AddressState::kPreferred && !a.address.is_link_local());
+  if (usable != has_ipv6_.load(std::memory_order_relaxed)) {
+    has_ipv6_.store(usable, std::memory_order_release);
+    events_changed_ = true;
+  }
+  // RFC 8106 §5.3.1: RDNSS servers are used when no server was configured (configuration wins).
+  if (!cfg_.dns.servers.empty()) return;
+  const std::uint64_t updates = iface_->ipv6_counters().rdnss_updates;
+  if (updates == rdnss_updates_seen_ && now < next_rdnss_check_) return;
+  rdnss_updates_seen_ = updates;
+  next_rdnss_check_ = now + seconds(1);
+  try {
+    std::vector<ip::Ipv6Address> servers = iface_->dns_servers6();
+    if (servers == rdnss_) return;
+    rdnss_ = std::move(servers);
+    std::vector<ip::Endpoint> eps;
+    eps.reserve(rdnss_.size());
+    for (const ip::Ipv6Address& a : rdnss_) eps.push_back(ip::Endpoint{ip::IpAddress{a}, dns::kDnsPort});
+    if (!dns_) {
+      if (eps.empty()) return;
+      dns_ = std::make_unique<ResolverDriver>(*this);
+      set_resolver(dns_.get());
+    }
+    dns_->resolver().set_servers(std::move(eps));
+  } catch (const std::bad_alloc&) {
+    rdnss_.clear();  // try again at the next check
+  }
 }
 
 void Runtime::publish_events() noexcept {

@@ -77,8 +77,9 @@ struct RuntimeConfig {
 
   // TAPSTACK_IP4 ("192.0.2.2/24", required), TAPSTACK_GW4 ("192.0.2.1"), TAPSTACK_MAC ("02:00:00:00:00:01";
   // default 02:00:00:00:00:01), TAPSTACK_DNS ("192.0.2.1" or "192.0.2.1:5353,198.51.100.53": DNS servers),
-  // TAPSTACK_HOSTS (the path of a hosts(5) file). Setup: throws std::invalid_argument naming the variable on
-  // a bad value.
+  // TAPSTACK_HOSTS (the path of a hosts(5) file), TAPSTACK_IP6 ("2001:db8::2/64", comma-separated: static
+  // IPv6 addresses, DAD runs for each), TAPSTACK_GW6 ("2001:db8::1": default router when no RA gives one).
+  // Setup: throws std::invalid_argument naming the variable on a bad value.
   static RuntimeConfig from_env();
   // Parses TAPSTACK_DNS's syntax (also the CLI's --dns): addresses, optionally ADDR:PORT or [V6]:PORT,
   // separated by commas or spaces. nullopt if one does not parse.
@@ -134,8 +135,9 @@ class Runtime {
   static Runtime& start_default(Link& link);
   static void stop_default() noexcept;
 
-  // True when the interface has an IPv6 address (not yet: ip::Interface is IPv4-only).
-  bool has_ipv6() const noexcept { return false; }
+  // True once the interface has a usable global IPv6 address (PREFERRED after DAD, RFC 4862 §5.5.4; the
+  // link-local address alone does not count). Any thread; the loop refreshes it every iteration.
+  bool has_ipv6() const noexcept { return has_ipv6_.load(std::memory_order_acquire); }
 
   // The protocol objects, for diagnostics and tests: manual mode on the polling thread, threaded mode only
   // while stopped.
@@ -195,6 +197,9 @@ class Runtime {
   std::error_code run_in_loop(FunctionRef<void(Instant)> fn) noexcept;
   // The interface's timers and the resolver's.
   std::optional<Instant> stack_poll_at() const noexcept;
+  // After the interface's poll: has_ipv6_, and the RDNSS servers (RFC 8106) for the resolver when the config
+  // names none (builds the ResolverDriver the first time one is learnt).
+  void refresh_ipv6(Instant now) noexcept;
 
   Link& link_;
   RuntimeConfig cfg_;
@@ -225,6 +230,10 @@ class Runtime {
   std::atomic<NameResolver*> resolver_{nullptr};
   std::thread thread_;
   bool events_changed_ = false;                 // loop: something changed this iteration
+  std::atomic<bool> has_ipv6_{false};           // written by the loop (refresh_ipv6)
+  std::uint64_t rdnss_updates_seen_ = 0;        // loop: the Ipv6Engine counter at the last RDNSS check
+  Instant next_rdnss_check_{};                  // loop: RDNSS entries also expire without an update
+  std::vector<ip::Ipv6Address> rdnss_;          // loop: the servers last given to the resolver
 };
 
 }  // namespace tapstack::socket

@@ -37,8 +37,8 @@ int af_of(ip::Family f) noexcept { return f == ip::Family::kIpv6 ? AF_INET6 : AF
 
 [[noreturn]] void raise(const std::error_code& ec, const char* what) {
   if (ec == std::errc::address_not_available) {
-    throw OSError(ec, std::string{what} + ": address not available (an AF_INET6 socket needs an IPv6 address, "
-                                          "and this stack has none)");
+    throw OSError(ec, std::string{what} + ": address not available (not one of this stack's addresses; an AF_INET6 "
+                                          "socket also needs a global IPv6 address that has passed DAD)");
   }
   throw OSError(ec, what);
 }

@@ -61,7 +61,7 @@ class socket {
   void close(std::error_code& ec) noexcept;
 
   // The socket must not be bound yet (EINVAL). EADDRINUSE when the port is taken (see SO_REUSEADDR),
-  // EADDRNOTAVAIL for an address that is not ours (and for AF_INET6: this stack has no IPv6 address).
+  // EADDRNOTAVAIL for an address that is not ours (and for AF_INET6: no global IPv6 address has passed DAD yet).
   void bind(const SockAddr& addr);
   void bind(const SockAddr& addr, std::error_code& ec) noexcept;
   // TCP. backlog < 0 counts as 0, and 0 still accepts one connection; no argument: RuntimeConfig::listen_backlog.

@@ -2,7 +2,8 @@
 // Linux kernel's side running real servers: dnsmasq (DNS, with a CNAME) and `python3 -m http.server`. The
 // examples/ programs (MicroPython's examples/network, in C++) resolve names through the stack's resolver and
 // fetch pages; the kernel's curl talks to the example HTTP servers; `tapstack resolve` / `tapstack get` when the
-// CLI has them. Kernel 192.0.2.1/24 on tap0, stack 192.0.2.2/24 (RFC 5737). Children are ended by PID.
+// CLI has them. Kernel 192.0.2.1/24 and 2001:db8::1/64 on tap0, stack 192.0.2.2/24 (RFC 5737) and, with --ip6,
+// 2001:db8::2/64. Children are ended by PID.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -140,6 +141,8 @@ class FacadeKernel : public ::testing::Test {
     ASSERT_TRUE(run("command -v dnsmasq").ok()) << "dnsmasq is not installed (scripts/setup installs it)";
     ASSERT_TRUE(
         run("ip tuntap add dev tap0 mode tap && ip link set tap0 up && ip addr add 192.0.2.1/24 dev tap0").ok());
+    // IPv6 too (RFC 3849), without DAD so that dnsmasq can bind it at once.
+    ASSERT_TRUE(run("ip -6 addr add 2001:db8::1/64 dev tap0 nodad").ok());
     dir_ = std::filesystem::temp_directory_path() / ("tapstack-facade-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
     std::ofstream{dir_ / "hosts"} << "192.0.2.1 www.example.test\n";
@@ -147,8 +150,9 @@ class FacadeKernel : public ::testing::Test {
 
     dnsmasq_ = std::make_unique<Child>(std::vector<std::string>{
         "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-        "--addn-hosts=" + (dir_ / "hosts").string(), "--listen-address=192.0.2.1", "--bind-interfaces", "--port=53",
-        "--local=/example.test/", "--cname=alias.example.test,www.example.test", "--log-queries"});
+        "--addn-hosts=" + (dir_ / "hosts").string(), "--listen-address=192.0.2.1", "--listen-address=2001:db8::1", "--bind-interfaces",
+        "--port=53", "--local=/example.test/", "--cname=alias.example.test,www.example.test",
+        "--host-record=www6.example.test,2001:db8::1", "--log-queries"});
     ASSERT_TRUE(dnsmasq_->wait_for_output("read " + (dir_ / "hosts").string(), 5000ms)) << dnsmasq_->output();
     http_ = std::make_unique<Child>(std::vector<std::string>{"python3", "-m", "http.server", "--bind", "192.0.2.1",
                                                              "8000", "--directory", dir_.string()});
@@ -274,6 +278,29 @@ TEST_F(FacadeKernel, TapstackResolveAndGet) {
   const Ran missing = run_program({tapstack_bin(), "get", "http://www.example.test:8000/missing", "--tap", "tap0",
                                    "--ip4", "192.0.2.2/24", "--dns", "192.0.2.1"});
   EXPECT_EQ(missing.status, 22) << missing.output;
+}
+
+// `tapstack resolve --ip6`: the facade's runtime gets the IPv6 address, waits for DAD, and asks dnsmasq for the
+// AAAA over IPv6 transport (the only server is 2001:db8::1).
+TEST_F(FacadeKernel, TapstackResolve_AaaaOverIpv6Transport) {
+  const std::vector<std::string> net6 = {"--tap", "tap0", "--ip4", "192.0.2.2/24", "--ip6", "2001:db8::2/64",
+                                         "--dns", "2001:db8::1"};
+  std::vector<std::string> argv = {tapstack_bin(), "resolve", "www6.example.test", "--family", "6"};
+  argv.insert(argv.end(), net6.begin(), net6.end());
+  const Ran r = run_program(argv);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "AF_INET6 2001:db8::1\ncanonical name: www6.example.test\n");
+  dnsmasq_->wait_for_output("query[AAAA] www6.example.test from 2001:db8::2", 2000ms);
+  EXPECT_NE(dnsmasq_->output().find("query[AAAA] www6.example.test from 2001:db8::2"), std::string::npos)
+      << dnsmasq_->output();
+  EXPECT_EQ(dnsmasq_->output().find("query[A] www6.example.test"), std::string::npos);  // --family 6: AAAA only
+
+  // Any family: A (NODATA) and AAAA; only the AAAA is printed.
+  argv = {tapstack_bin(), "resolve", "www6.example.test"};
+  argv.insert(argv.end(), net6.begin(), net6.end());
+  const Ran any = run_program(argv);
+  EXPECT_EQ(any.status, 0) << any.output;
+  EXPECT_EQ(any.output, "AF_INET6 2001:db8::1\ncanonical name: www6.example.test\n");
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ class FakeDnsServer {
  public:
   struct Zone {
     std::map<std::string, ip::Ipv4Address> a;    // name -> address
+    std::map<std::string, ip::Ipv6Address> aaaa; // name -> IPv6 address
     std::map<std::string, std::string> cname;    // alias -> target
     std::vector<std::string> truncate_over_udp;  // answered with TC=1 over UDP, fully over TCP
     std::vector<std::string> refused;            // REFUSED
@@ -33,6 +34,8 @@ class FakeDnsServer {
   FakeDnsServer(Runtime& rt, Zone zone) : rt_{rt}, zone_{std::move(zone)} {
     udp_ = rt.udp().open();
     (void)rt.udp().socket(*udp_).bind({ip::IpAddress{ip::Ipv4Address{}}, dns::kDnsPort});
+    udp6_ = rt.udp().open();  // queries over IPv6 transport
+    (void)rt.udp().socket(*udp6_).bind({ip::IpAddress{ip::Ipv6Address{}}, dns::kDnsPort});
     listener_ = *rt.tcp().listen({ip::IpAddress{ip::Ipv4Address{}}, dns::kDnsPort}, 4);
   }
 
@@ -40,13 +43,15 @@ class FakeDnsServer {
 
   // Answers what arrived since the last call; call it after every poll of the peer runtime.
   void serve(Instant now) {
-    udp::UdpSocket& s = rt_.udp().socket(*udp_);
     std::vector<std::byte> buf(65535);
-    while (s.can_recv()) {
-      const auto info = s.recv(buf);
-      if (!info) break;
-      const auto reply = answer(Bytes{buf}.first(info->size), info->from, false);
-      if (reply) (void)s.send_to(*reply, info->from);
+    for (const udp::SocketHandle h : {*udp_, *udp6_}) {
+      udp::UdpSocket& s = rt_.udp().socket(h);
+      while (s.can_recv()) {
+        const auto info = s.recv(buf);
+        if (!info) break;
+        const auto reply = answer(Bytes{buf}.first(info->size), info->from, false);
+        if (reply) (void)s.send_to(*reply, info->from);
+      }
     }
     while (auto h = rt_.tcp().accept(listener_)) conns_.push_back(Conn{*h, dns::TcpFramer{}, {}, false});
     for (Conn& c : conns_) {
@@ -132,6 +137,11 @@ class FakeDnsServer {
           if (question.type == dns::Type::kA)
             r.answers.push_back({*dns::Name::from_text(name), dns::Type::kA, dns::Class::kIn, 300, a->second});
         }
+        if (const auto a6 = zone_.aaaa.find(name); a6 != zone_.aaaa.end()) {
+          found = true;
+          if (question.type == dns::Type::kAaaa)
+            r.answers.push_back({*dns::Name::from_text(name), dns::Type::kAaaa, dns::Class::kIn, 300, a6->second});
+        }
         break;
       }
       if (!found && r.answers.empty()) r.header.rcode = dns::Rcode::kNxDomain;
@@ -144,6 +154,7 @@ class FakeDnsServer {
   Runtime& rt_;
   Zone zone_;
   std::optional<udp::SocketHandle> udp_;
+  std::optional<udp::SocketHandle> udp6_;
   tcp::ListenerHandle listener_{};
   std::vector<Conn> conns_;
   std::vector<Seen> seen_;
