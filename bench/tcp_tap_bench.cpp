@@ -4,7 +4,7 @@
 // direction, e.g. "linux->stack 1e9 bytes in 0.91 s: 8.79 Gbit/s". Needs root (unshare, TAP, `ip`).
 //
 //   bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout SECONDS]
-//                 [--kernel-cc NAME] [--busy-poll] [--verbose]
+//                 [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose]
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
 // --busy-poll never sleeps in poll(2);
 // --verbose prints the stack's counters after each run.
@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "ip/interface.hpp"
+#include "ip/slaac.hpp"
 #include "stack/random.hpp"
 #include "stack/time.hpp"
 #include "tap/tap_link.hpp"
@@ -48,6 +50,9 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr ip::Ipv4Address kStackAddr{{192, 0, 2, 2}};
 constexpr const char* kKernelAddr = "192.0.2.1";
+// --ipv6: the same run over IPv6 (RFC 3849 documentation prefix), kernel 2001:db8::1/64, stack 2001:db8::2/64.
+const ip::Ipv6Address kStackAddr6 = *ip::Ipv6Address::parse("2001:db8::2");
+const ip::Ipv6Address kKernelAddr6 = *ip::Ipv6Address::parse("2001:db8::1");
 constexpr std::uint16_t kPort = 5201;
 constexpr std::size_t kChunk = 1 << 20;
 
@@ -60,6 +65,7 @@ struct Options {
   bool verbose = false;
   bool busy_poll = false;  // never sleep in poll(2): spin on the TAP (costs a core)
   std::string kernel_cc;   // TCP_CONGESTION for the kernel socket; empty: the system default
+  bool ipv6 = false;       // run TCP over IPv6 instead of IPv4
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -106,7 +112,7 @@ class StackSide {
       : link_{link},
         link_counters_{link_counters},
         opts_{o},
-        iface_{link, iface_config(), rng_},
+        iface_{link, iface_config(o), rng_},
         tcp_{rng_, tcp::LayerConfig{}, &iface_} {
     iface_.register_transport(ip::IpProtocol::kTcp, tcp_);
   }
@@ -115,15 +121,29 @@ class StackSide {
     std::vector<std::byte> pattern(kChunk), rx(kChunk);
     for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = std::byte(i * 131 + 7);
     Instant now = clock_.now();
+    if (opts_.ipv6) {
+      // The static address is usable only after Duplicate Address Detection (about 1-2 s); wait for it, bounded.
+      const Instant give_up = now + seconds{10};
+      while (iface_.address_state(kStackAddr6) != ip::AddressState::kPreferred) {
+        if (now >= give_up) return run.finish("IPv6 address 2001:db8::2 did not pass DAD");
+        iface_.poll(now);
+        const auto at = iface_.poll_at();
+        pollfd p{link_.wait_fd(), POLLIN, 0};
+        ::poll(&p, 1, at ? int(std::clamp<std::int64_t>((*at - now).count() / 1000, 0, 50)) : 50);
+        now = clock_.now();
+      }
+    }
+    const ip::IpAddress stack_addr = opts_.ipv6 ? ip::IpAddress{kStackAddr6} : ip::IpAddress{kStackAddr};
+    const ip::IpAddress kernel_addr = opts_.ipv6 ? ip::IpAddress{kKernelAddr6} : ip::IpAddress{ip::Ipv4Address{{192, 0, 2, 1}}};
     std::optional<tcp::ListenerHandle> l;
     std::optional<tcp::ConnHandle> conn;
     if (d == Direction::kLinuxToStack) {
-      const auto r = tcp_.listen({kStackAddr, kPort}, 4);
+      const auto r = tcp_.listen({stack_addr, kPort}, 4);
       if (!r) return run.finish("listen: " + r.error().message());
       l = *r;
       run.listening = true;
     } else {
-      const auto r = tcp_.connect(now, {ip::Ipv4Address{{192, 0, 2, 1}}, kPort});
+      const auto r = tcp_.connect(now, {kernel_addr, kPort});
       if (!r) return run.finish("connect: " + r.error().message());
       conn = *r;
     }
@@ -207,10 +227,12 @@ class StackSide {
   }
 
  private:
-  static ip::InterfaceConfig iface_config() {
+  static ip::InterfaceConfig iface_config(const Options& o) {
     ip::InterfaceConfig c;
     c.mac = ip::MacAddress{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
     c.ipv4 = ip::Ipv4Cidr{kStackAddr, 24};
+    c.ipv6 = o.ipv6;  // IPv4 runs stay IPv4-only, as before IPv6 existed
+    if (o.ipv6) c.ipv6_addresses = {ip::Ipv6Cidr{kStackAddr6, 64}};
     return c;
   }
   Link& link_;
@@ -230,12 +252,30 @@ void set_kernel_cc(int fd, const Options& o) {
     die("TCP_CONGESTION " + o.kernel_cc + ": " + std::strerror(errno));
 }
 
-sockaddr_in kernel_sockaddr(const char* addr) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(kPort);
-  ::inet_pton(AF_INET, addr, &sa.sin_addr);
-  return sa;
+// The kernel socket's address for either family (the stack's address to connect to, or the kernel's to bind).
+struct KernelAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+KernelAddr kernel_sockaddr(bool ipv6, bool stack_side) {
+  KernelAddr k;
+  if (ipv6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&k.ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(kPort);
+    ::inet_pton(AF_INET6, stack_side ? "2001:db8::2" : "2001:db8::1", &sa->sin6_addr);
+    k.len = sizeof(sockaddr_in6);
+    k.family = AF_INET6;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&k.ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(kPort);
+    ::inet_pton(AF_INET, stack_side ? "192.0.2.2" : kKernelAddr, &sa->sin_addr);
+    k.len = sizeof(sockaddr_in);
+  }
+  return k;
 }
 
 // The kernel side of stack->linux: accept one connection and read until EOF.
@@ -261,11 +301,11 @@ void kernel_receiver(int listen_fd, std::uint64_t bytes, Run& run) {
 // The kernel side of linux->stack: connect and send `bytes`, then close.
 void kernel_sender(std::uint64_t bytes, const Options& o, Run& run) {
   while (!run.listening.load()) std::this_thread::yield();
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const KernelAddr sa = kernel_sockaddr(o.ipv6, /*stack_side=*/true);
+  const int fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return run.finish(std::string{"socket: "} + std::strerror(errno));
   set_kernel_cc(fd, o);
-  const sockaddr_in sa = kernel_sockaddr("192.0.2.2");
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+  if (::connect(fd, sa.get(), sa.len) != 0) {
     ::close(fd);
     return run.finish(std::string{"connect: "} + std::strerror(errno));
   }
@@ -300,12 +340,12 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   StackSide stack{link, link_counters, o};
   int listen_fd = -1;
   if (d == Direction::kStackToLinux) {
-    listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const KernelAddr sa = kernel_sockaddr(o.ipv6, /*stack_side=*/false);
+    listen_fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     set_kernel_cc(listen_fd, o);
-    const sockaddr_in sa = kernel_sockaddr(kKernelAddr);
-    if (listen_fd < 0 || ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+    if (listen_fd < 0 || ::bind(listen_fd, sa.get(), sa.len) != 0 ||
         ::listen(listen_fd, 4) != 0)
       die(std::string{"kernel listen: "} + std::strerror(errno));
   }
@@ -336,8 +376,8 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   stack_thread.join();
   if (listen_fd >= 0) ::close(listen_fd);
   const double secs = std::chrono::duration<double>(run.last - run.first).count();
-  std::printf("%s %s bytes in %.3f s: %.2f Gbit/s (cpu: stack thread %.2f s, kernel socket thread %.2f s)\n",
-              name(d), human_bytes(o.bytes).c_str(), secs, double(o.bytes) * 8 / secs / 1e9, run.stack_cpu_s,
+  std::printf("%s%s %s bytes in %.3f s: %.2f Gbit/s (cpu: stack thread %.2f s, kernel socket thread %.2f s)\n",
+              name(d), o.ipv6 ? " (IPv6)" : "", human_bytes(o.bytes).c_str(), secs, double(o.bytes) * 8 / secs / 1e9, run.stack_cpu_s,
               run.kernel_cpu_s);
   std::fflush(stdout);
   if (o.verbose) stack.print_counters();
@@ -369,8 +409,10 @@ Options parse_args(int argc, char** argv) {
       o.busy_poll = true;
     } else if (a == "--verbose") {
       o.verbose = true;
+    } else if (a == "--ipv6") {
+      o.ipv6 = true;
     } else {
-      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--verbose]");
+      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose]");
     }
   }
   return o;
@@ -388,6 +430,7 @@ int main(int argc, char** argv) {
       // A fresh TAP per direction: created (and brought up) by TapDevice, addressed here, deleted afterwards.
       tap::TapLink link{"tap0"};
       sh("ip addr add 192.0.2.1/24 dev tap0");
+      if (o.ipv6) sh("ip -6 addr add 2001:db8::1/64 dev tap0 nodad");
       sh("ip link set tap0 mtu 1500 up");
       run_direction(link, link.counters(), d, o);
     }
