@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "child.hpp"
 #include "netns.hpp"
 
 namespace {
@@ -33,82 +34,7 @@ std::string env_or(const char* name, const std::string& fallback) {
 std::string example(const std::string& name) { return env_or("TAPSTACK_EXAMPLES_DIR", "examples") + "/" + name; }
 std::string tapstack_bin() { return env_or("TAPSTACK_BIN", "tapstack"); }
 
-// A child process (PATH lookup) whose stdout+stderr we collect; killed by its PID when still running.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      dup2(fds[1], 2);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_fd_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_fd_ >= 0) close(out_fd_);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  bool started() const { return pid_ > 0; }
-  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (output_.find(needle) == std::string::npos) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !read_some(left)) return output_.find(needle) != std::string::npos;
-    }
-    return true;
-  }
-  // Waits (bounded) for the exit; the exit status, or -1 (killed by a signal, or still running: then killed).
-  int wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      read_some(50ms);
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        while (read_some(100ms)) {
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-    }
-    return -1;
-  }
-  void terminate() {
-    if (pid_ > 0 && !reaped_) kill(pid_, SIGTERM);
-    wait_exit(5000ms);
-  }
-  const std::string& output() const { return output_; }
-
- private:
-  bool read_some(std::chrono::milliseconds timeout) {
-    pollfd p{out_fd_, POLLIN, 0};
-    if (poll(&p, 1, int(timeout.count())) <= 0) return false;
-    char buf[4096];
-    const ssize_t n = read(out_fd_, buf, sizeof buf);
-    if (n <= 0) return false;
-    output_.append(buf, std::size_t(n));
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  bool reaped_ = false;
-  std::string output_;
-};
+using tapstack::test::Child;
 
 // Runs a program to its end (bounded); its exit status and output.
 struct Ran {

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "child.hpp"
 #include "netns.hpp"
 
 namespace {
@@ -78,73 +79,7 @@ std::string pattern_hash(std::uint64_t n) {
   return f.hex();
 }
 
-// A child process whose stdout+stderr we read; ended by its PID only.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      dup2(fds[1], 2);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_fd_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_fd_ >= 0) close(out_fd_);
-  }
-  bool started() const { return pid_ > 0; }
-  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (output_.find(needle) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{out_fd_, POLLIN, 0};
-      if (poll(&p, 1, int(left.count())) <= 0) return false;
-      char buf[4096];
-      const ssize_t n = read(out_fd_, buf, sizeof buf);
-      if (n <= 0) return output_.find(needle) != std::string::npos;
-      output_.append(buf, std::size_t(n));
-    }
-    return true;
-  }
-  int terminate(std::chrono::milliseconds timeout = 5000ms) {
-    kill(pid_, SIGTERM);
-    return wait_exit(timeout);
-  }
-  // Waits (bounded) for the exit; returns the exit status, or -1 (killed by a signal, or still running).
-  int wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    int status = 0;
-    while (Clock::now() < deadline) {
-      wait_for_output("\x01never", 50ms);  // drain output meanwhile
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        wait_for_output("\x01never", 200ms);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-    }
-    return -1;
-  }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  bool reaped_ = false;
-  std::string output_;
-};
+using tapstack::test::Child;
 
 sockaddr_in addr4(const char* ip, std::uint16_t port) {
   sockaddr_in a{};

@@ -1,0 +1,40 @@
+// Child: a program the test starts (fork + execvp) whose stdout and stderr it reads, with every wait bounded,
+// and which it ends by its own PID only (SIGTERM, then SIGKILL in the destructor if it is still running).
+// The e2e tests run the `tapstack` command and the examples through it.
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace tapstack::test {
+
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv);  // argv[0]: a path, or a name looked up in PATH
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // Reads output until `needle` appears (true) or the deadline passes or the output ends (false).
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
+  // Waits (bounded) for the exit, reading output meanwhile; the exit status, or -1 (killed by a signal, or
+  // still running when the timeout passed).
+  int wait_exit(std::chrono::milliseconds timeout);
+  // Sends SIGTERM and waits (bounded) for the exit; the exit status, or -1.
+  int terminate(std::chrono::milliseconds timeout = std::chrono::milliseconds{5000});
+  const std::string& output() const { return output_; }
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout);  // false on timeout or end of output
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+};
+
+}  // namespace tapstack::test
