@@ -377,9 +377,9 @@ void Interface::send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t t
 std::size_t Interface::poll(Instant now) noexcept {
   std::size_t n = 0;
   while (n < cfg_.rx_batch) {
-    auto len = link_.receive(now, MutableBytes{rx_buf_});
-    if (!len) break;
-    on_frame(now, Bytes{rx_buf_.data(), *len});
+    const std::optional<Bytes> frame = link_.receive_borrowed(now, MutableBytes{rx_buf_});
+    if (!frame) break;
+    on_frame(now, *frame);
     ++n;
   }
   arp_.poll(now, [&](Ipv4Address ip) {
@@ -440,11 +440,15 @@ std::optional<Interface::Route> Interface::route(Ipv4Address dst) const noexcept
 std::uint16_t Interface::next_ident(Ipv4Address src, Ipv4Address dst, std::uint8_t proto) noexcept {
   // RFC 7739 §5.4: ID = F(src, dst, proto, key) + counter[G(src, dst, proto, key)]; the counter moves by a
   // random step so that neither one flow's sequence nor another flow's use of the bucket is predictable.
-  std::array<std::byte, 9> in{};
-  src.write(MutableBytes{in}.subspan(0, 4));
-  dst.write(MutableBytes{in}.subspan(4, 4));
-  in[8] = std::byte(proto);
-  const std::uint64_t h = siphash24(ident_key_, Bytes{in});
+  const std::uint64_t addrs = (std::uint64_t(src.to_u32()) << 32) | dst.to_u32();
+  if (!ident_memo_.valid || ident_memo_.addrs != addrs || ident_memo_.proto != proto) {
+    std::array<std::byte, 9> in{};
+    src.write(MutableBytes{in}.subspan(0, 4));
+    dst.write(MutableBytes{in}.subspan(4, 4));
+    in[8] = std::byte(proto);
+    ident_memo_ = IdentMemo{addrs, proto, true, siphash24(ident_key_, Bytes{in})};
+  }
+  const std::uint64_t h = ident_memo_.hash;
   std::uint16_t& c = ident_counters_[std::size_t(h & 0xff)];
   c = std::uint16_t(c + 1 + rng_.uniform(8));
   return std::uint16_t(std::uint16_t(h >> 16) + c);

@@ -189,6 +189,13 @@ class Interface final : public IpSender {
   std::array<std::byte, 576> quote_buf_{};  // an ICMP error's quote of a reassembled datagram
   SipKey ident_key_{};
   std::array<std::uint16_t, 256> ident_counters_{};
+  // The keyed hash of the last (src, dst, protocol) next_ident() saw: a bulk flow hashes once, not per packet.
+  struct IdentMemo {
+    std::uint64_t addrs = 0;
+    std::uint8_t proto = 0;
+    bool valid = false;
+    std::uint64_t hash = 0;
+  } ident_memo_;
   EchoReplyQueue echo_;  // cfg_.echo_reply_queue replies of either family
   InterfaceCounters counters_;
   Ipv6Engine v6_;  // after handlers_ and echo_, which it references

@@ -121,7 +121,7 @@ std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
 
 }  // namespace
 
-std::uint32_t checksum_add(Bytes data, std::uint32_t acc) noexcept {
+std::uint32_t checksum_detail::checksum_add_long(Bytes data, std::uint32_t acc) noexcept {
   return checksum_fold(std::uint64_t(acc) + sum_be(data));
 }
 
@@ -142,7 +142,7 @@ std::uint16_t internet_checksum_reference(Bytes data) noexcept {
   return std::uint16_t(~sum);
 }
 
-Checksum& Checksum::add(Bytes data) noexcept {
+Checksum& Checksum::add_long(Bytes data) noexcept {
   if (data.empty()) return *this;
   if (odd_) {
     acc_ += std::uint16_t(data[0]);
@@ -167,17 +167,6 @@ Checksum& Checksum::add_copy(MutableBytes dst, Bytes src) noexcept {
   acc_ += sum_be(src, out);
   if (src.size() % 2 == 1) odd_ = true;
   acc_ = checksum_fold(acc_);
-  return *this;
-}
-
-Checksum& Checksum::add_u16(std::uint16_t v) noexcept {
-  if (odd_) {
-    // Split across the byte phase: high byte completes the pending word, low byte starts a new one.
-    acc_ += std::uint16_t(v >> 8);
-    acc_ += std::uint16_t((v & 0xff) << 8);
-  } else {
-    acc_ += v;
-  }
   return *this;
 }
 

@@ -24,6 +24,14 @@ class Link {
   // Copies the next frame that is ready at `now` into `buf` and returns its length; nullopt when none is.
   // A frame longer than `buf` is dropped (and counted by the link), never truncated.
   virtual std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept = 0;
+  // The next ready frame without a copy where the link can lend its own memory (MemoryLink does): the view stays
+  // valid until the next receive()/receive_borrowed() on this link, and transmit() does not disturb it. The
+  // default copies into `scratch` through receive(), so every link supports it.
+  virtual std::optional<Bytes> receive_borrowed(Instant now, MutableBytes scratch) noexcept {
+    const std::optional<std::size_t> n = receive(now, scratch);
+    if (!n) return std::nullopt;
+    return Bytes{scratch.data(), *n};
+  }
   // Links whose frames arrive on a schedule (a pcap replay, a delaying decorator) say when the next one does.
   virtual std::optional<Instant> next_arrival() const noexcept { return std::nullopt; }
   // A descriptor that polls readable when frames may be waiting; -1 for in-memory links.

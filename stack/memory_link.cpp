@@ -40,7 +40,32 @@ bool MemoryLink::transmit(Instant, Bytes frame) noexcept {
   return true;
 }
 
+void MemoryLink::recycle_lent() noexcept {
+  if (!has_lent_) return;
+  has_lent_ = false;
+  if (inbox_->spare.size() < kMaxSpare) inbox_->spare.push_back(std::move(lent_));
+}
+
+std::optional<Bytes> MemoryLink::receive_borrowed(Instant, MutableBytes scratch) noexcept {
+  recycle_lent();
+  while (!inbox_->frames.empty()) {
+    lent_ = std::move(inbox_->frames.front());
+    inbox_->frames.pop_front();
+    has_lent_ = true;
+    // Same rule as receive(): a frame longer than the caller's buffer would be is dropped, never lent.
+    if (lent_.size() > scratch.size()) {
+      ++counters_.drop_too_big;
+      recycle_lent();
+      continue;
+    }
+    ++counters_.rx_frames;
+    return Bytes{lent_};
+  }
+  return std::nullopt;
+}
+
 std::optional<std::size_t> MemoryLink::receive(Instant, MutableBytes buf) noexcept {
+  recycle_lent();
   while (!inbox_->frames.empty()) {
     std::vector<std::byte> f = std::move(inbox_->frames.front());
     inbox_->frames.pop_front();

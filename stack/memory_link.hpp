@@ -27,6 +27,8 @@ class MemoryLink final : public Link {
   std::size_t mtu() const noexcept override { return opts_.mtu; }
   bool transmit(Instant now, Bytes frame) noexcept override;
   std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept override;
+  // Lends the queued frame itself (no copy); it is recycled at the next receive.
+  std::optional<Bytes> receive_borrowed(Instant now, MutableBytes scratch) noexcept override;
   // Frames waiting for this end.
   std::size_t pending() const noexcept { return inbox_->frames.size(); }
   const MemoryLinkCounters& counters() const noexcept { return counters_; }
@@ -40,6 +42,9 @@ class MemoryLink final : public Link {
       : opts_{opts}, inbox_{std::move(inbox)}, outbox_{std::move(outbox)} {}
   Options opts_;
   std::shared_ptr<Queue> inbox_, outbox_;  // shared by the two ends (set-up only, never on the packet path)
+  std::vector<std::byte> lent_;            // the frame receive_borrowed() handed out last
+  bool has_lent_ = false;
+  void recycle_lent() noexcept;
   MemoryLinkCounters counters_;
 };
 

@@ -257,6 +257,10 @@ Connection::Stats Connection::stats() const noexcept {
 
 void Connection::on_segment(Instant now, const Repr& seg) noexcept {
   ++stats_.segs_in;
+  struct Unstage {  // whatever path the segment takes, staged bytes are used by process_data() or forgotten
+    const std::byte*& src;
+    ~Unstage() { src = nullptr; }
+  } unstage{staged_src_};
   switch (state_) {
     case State::kClosed:
     case State::kListen:
@@ -665,11 +669,30 @@ void Connection::accept_fin(Instant now) noexcept {
 
 // RFC 9293 §3.10.7.4 seventh and eighth steps. `seq` is where `data` starts (>= RCV.NXT, within the window)
 // or, with no data, where the FIN would be.
+bool Connection::stage_payload(SeqNum seq, Bytes payload, Checksum& sum) noexcept {
+  staged_src_ = nullptr;
+  const bool receiving = state_ == State::kEstablished || state_ == State::kFinWait1 || state_ == State::kFinWait2;
+  if (!receiving || payload.empty() || seq != rcv_nxt_ || !assembler_.empty() || fin_received_) return false;
+  const std::array<MutableBytes, 2> free = recv_ring_.writable();
+  if (free[0].size() + free[1].size() < payload.size()) return false;
+  const std::size_t first = std::min(free[0].size(), payload.size());
+  sum.add_copy(free[0], payload.first(first));
+  if (first < payload.size()) sum.add_copy(free[1], payload.subspan(first));
+  staged_src_ = payload.data();
+  staged_len_ = payload.size();
+  return true;
+}
+
 void Connection::process_data(Instant now, SeqNum seq, Bytes data, bool fin) noexcept {
   if (!data.empty()) {
     rcv_mss_ = std::max<std::uint32_t>(rcv_mss_, std::min<std::uint32_t>(std::uint32_t(data.size()), local_mss_));
     const std::size_t off = forward_distance(rcv_nxt_, seq);
-    const std::size_t written = recv_ring_.write_at(off, data);  // clipped to the free space
+    // Bytes stage_payload() already placed at RCV.NXT (a prefix of them when the window trimmed the segment)
+    // are not copied again.
+    const bool staged = staged_src_ != nullptr && off == 0 && data.data() == staged_src_ &&
+                        data.size() <= staged_len_ && data.size() <= recv_ring_.free_space();
+    staged_src_ = nullptr;
+    const std::size_t written = staged ? data.size() : recv_ring_.write_at(off, data);  // clipped to the free space
     if (written < data.size()) fin = false;
     if (written == 0) {
       ack_now_ = true;

@@ -12,6 +12,7 @@
 #include "ip/address.hpp"
 #include "ip/transport.hpp"
 #include "stack/bytes.hpp"
+#include "stack/checksum.hpp"
 #include "stack/function_ref.hpp"
 #include "stack/random.hpp"
 #include "stack/spsc_byte_ring.hpp"
@@ -61,6 +62,14 @@ class Connection {
   // A segment for this 4-tuple whose checksum the layer verified. Queues whatever answer is due (ACK,
   // challenge ACK, RST), which the next poll_transmit emits.
   void on_segment(Instant now, const Repr& seg) noexcept;
+  // Receive fast path (header prediction, after Van Jacobson): when `seq` is RCV.NXT, no out-of-order data is
+  // held and all of `payload` fits the receive buffer, copies it into the buffer's free space WITHOUT
+  // publishing it, adding its bytes to `sum` in the same pass, and returns true. The layer then verifies the
+  // checksum and either passes the segment to on_segment(), which publishes the staged bytes without a second
+  // copy, or calls drop_staged(). Unpublished bytes are invisible to the application, and with no out-of-order
+  // data held the free space holds nothing else, so a segment whose checksum fails costs nothing.
+  bool stage_payload(SeqNum seq, Bytes payload, Checksum& sum) noexcept;
+  void drop_staged() noexcept { staged_src_ = nullptr; }
   // ICMP error about this connection (RFC 9293 §3.9.4, RFC 5927): `quoted_seq` must lie in
   // [SND.UNA, SND.NXT); soft errors are remembered and reported only if the connection then times out;
   // hard errors abort a connection in SYN-SENT / SYN-RECEIVED; frag-needed lowers the MSS (RFC 1191).
@@ -216,6 +225,8 @@ class Connection {
   // Buffers (payload is copied once, into these).
   SpscByteRing send_ring_;
   SpscByteRing recv_ring_;
+  const std::byte* staged_src_ = nullptr;  // the payload stage_payload() copied to the free space at RCV.NXT
+  std::size_t staged_len_ = 0;
   Assembler assembler_;
   std::unique_ptr<std::byte[]> tx_scratch_;  // one segment, for payload that wraps in the send ring
   std::uint16_t syn_window_ = 0;  // the (unscaled) window our SYN / SYN-ACK carried

@@ -471,6 +471,19 @@ void TcpLayer::abort(Instant, ConnHandle h) noexcept {
 // ---------------------------------------------------------------------------------------------------
 // Receive
 
+std::optional<std::uint32_t> TcpLayer::find_connection(const FourTuple& t) noexcept {
+  // A bulk flow's segments come back to back: the last connection found is checked first (its slot must still
+  // be linked under this very tuple), before the hash table.
+  if (last_demux_ < slots_.size()) {
+    const Slot& s = slots_[last_demux_];
+    if (s.linked && s.conn && s.conn->tuple() == t) return last_demux_;
+  }
+  const auto it = demux_.find(t);
+  if (it == demux_.end()) return std::nullopt;
+  last_demux_ = it->second;
+  return it->second;
+}
+
 ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacketInfo& ip, Bytes payload) noexcept {
   ++counters_.rx_segments;
   DropReason why{};
@@ -479,7 +492,37 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
     count_wire(counters_, why);
     return Verdict::kAccepted;
   }
-  const auto seg = Repr::parse(*view, ip.pseudo(), &why);
+  const FourTuple t{ip::Endpoint{ip.dst, view->dst_port()}, ip::Endpoint{ip.src, view->src_port()}};
+  const std::optional<std::uint32_t> found = find_connection(t);
+  // RFC 9293 §3.1 MUST-3: verify every received checksum. An in-order segment of a connection that is
+  // receiving has its payload copied into the receive buffer in the same pass (Connection::stage_payload);
+  // whatever happens to the segment next, the guard forgets staged bytes that on_segment() did not publish.
+  Connection* staged = nullptr;
+  struct Unstage {
+    Connection*& c;
+    ~Unstage() {
+      if (c != nullptr) c->drop_staged();
+    }
+  } unstage{staged};
+  {
+    ip::PseudoHeader ph = ip.pseudo();
+    ph.protocol = std::uint8_t(ip::IpProtocol::kTcp);
+    ph.length = std::uint32_t(payload.size());
+    Checksum sum;
+    ph.add_to(sum);
+    const Bytes body = view->payload();
+    sum.add(payload.first(payload.size() - body.size()));  // the header and its options
+    if (!body.empty() && found && slots_[*found].owner != Owner::kHalfOpen) {
+      Connection& c = *slots_[*found].conn;
+      if (c.stage_payload(view->seq(), body, sum)) staged = &c;
+    }
+    if (staged == nullptr) sum.add(body);
+    if (sum.finish() != 0) {
+      count_wire(counters_, DropReason::kBadChecksum);
+      return Verdict::kAccepted;
+    }
+  }
+  const auto seg = Repr::parse_unverified(*view, &why);
   if (!seg) {
     count_wire(counters_, why);
     return Verdict::kAccepted;
@@ -491,9 +534,8 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
     ++counters_.drop_not_unicast;
     return Verdict::kAccepted;
   }
-  const FourTuple t{ip::Endpoint{ip.dst, seg->dst_port}, ip::Endpoint{ip.src, seg->src_port}};
-  if (const auto it = demux_.find(t); it != demux_.end()) {
-    const std::uint32_t index = it->second;
+  if (found) {
+    const std::uint32_t index = *found;
     if (slots_[index].owner == Owner::kHalfOpen && cookie_supersedes(now, index, t, *seg))
       return Verdict::kAccepted;
     slots_[index].conn->on_segment(now, *seg);
@@ -695,13 +737,13 @@ void TcpLayer::on_icmp_error(Instant now, const ip::IcmpErrorInfo& info, Bytes q
   }
   const FourTuple t{ip::Endpoint{info.orig_src, load_be16(quoted, field::kSrcPort)},
                     ip::Endpoint{info.orig_dst, load_be16(quoted, field::kDstPort)}};
-  const auto it = demux_.find(t);
-  if (it == demux_.end()) {
+  const std::optional<std::uint32_t> found = find_connection(t);
+  if (!found) {
     ++counters_.drop_icmp_no_connection;
     return;
   }
   ++counters_.icmp_errors_delivered;
-  const std::uint32_t index = it->second;
+  const std::uint32_t index = *found;
   slots_[index].conn->on_icmp_error(now, info, SeqNum{load_be32(quoted, field::kSeq)});
   settle(index);
   mark_ready(index);

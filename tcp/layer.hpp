@@ -229,6 +229,8 @@ class TcpLayer final : public ip::TransportHandler {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   std::unordered_map<FourTuple, std::uint32_t> demux_;
+  std::uint32_t last_demux_ = ~std::uint32_t{0};  // the slot find_connection() found last (a hint, checked on use)
+  std::optional<std::uint32_t> find_connection(const FourTuple& t) noexcept;
   std::unordered_map<std::uint16_t, std::uint32_t> port_refs_;  // local port -> linked connections
   std::vector<ListenerSlot> listeners_;
   std::vector<std::uint32_t> free_listeners_;

@@ -101,5 +101,73 @@ TEST(MemoryLink, RecycledBuffersCarryTheRightBytes) {
   }
 }
 
+std::string borrow_string(Link& l, std::size_t max = kMaxFrameSize) {
+  std::vector<std::byte> scratch(max);
+  const auto f = l.receive_borrowed(kNow, scratch);
+  if (!f) return "<none>";
+  return std::string(as_chars(*f));
+}
+
+TEST(MemoryLink, BorrowedReceiveLendsTheQueuedFrameWithoutCopying) {
+  auto [a, b] = MemoryLink::pair();
+  ASSERT_TRUE(a->transmit(kNow, as_bytes("first")));
+  ASSERT_TRUE(a->transmit(kNow, as_bytes("second")));
+  std::vector<std::byte> scratch(kMaxFrameSize);
+  const auto f1 = b->receive_borrowed(kNow, scratch);
+  ASSERT_TRUE(f1);
+  EXPECT_EQ(std::string(as_chars(*f1)), "first");
+  // The view is the link's own memory, not the caller's scratch buffer.
+  EXPECT_FALSE(f1->data() >= scratch.data() && f1->data() < scratch.data() + scratch.size());
+  // Transmitting (the stack answers while it still looks at the frame) leaves the lent frame intact.
+  ASSERT_TRUE(b->transmit(kNow, as_bytes("an answer of another length")));
+  EXPECT_EQ(std::string(as_chars(*f1)), "first");
+  EXPECT_EQ(borrow_string(*b), "second");
+  EXPECT_EQ(borrow_string(*b), "<none>");
+  EXPECT_EQ(b->counters().rx_frames, 2u);
+  EXPECT_EQ(receive_string(*a), "an answer of another length");
+}
+
+TEST(MemoryLink, BorrowedAndCopiedReceiveMixAndRecycle) {
+  auto [a, b] = MemoryLink::pair();
+  for (int round = 0; round < 300; ++round) {
+    const std::string f(std::size_t(1 + (round * 53) % 1500), char('a' + round % 26));
+    ASSERT_TRUE(a->transmit(kNow, as_bytes(f)));
+    ASSERT_EQ(round % 2 == 0 ? borrow_string(*b) : receive_string(*b), f);
+  }
+  EXPECT_EQ(b->counters().rx_frames, 300u);
+}
+
+TEST(MemoryLink, BorrowedReceiveDropsWhatTheCallerCouldNotHold) {
+  auto [a, b] = MemoryLink::pair();
+  const std::string big(100, 'x');
+  ASSERT_TRUE(a->transmit(kNow, as_bytes(big)));
+  ASSERT_TRUE(a->transmit(kNow, as_bytes("small")));
+  EXPECT_EQ(borrow_string(*b, 50), "small");
+  EXPECT_EQ(b->counters().drop_too_big, 1u);
+  EXPECT_EQ(b->counters().rx_frames, 1u);
+}
+
+TEST(Link, DefaultBorrowedReceiveCopiesIntoScratch) {
+  // A link that only implements receive(): the default receive_borrowed() hands out the caller's scratch.
+  struct OneFrame final : Link {
+    std::size_t mtu() const noexcept override { return 1500; }
+    bool transmit(Instant, Bytes) noexcept override { return true; }
+    std::optional<std::size_t> receive(Instant, MutableBytes buf) noexcept override {
+      if (done) return std::nullopt;
+      done = true;
+      buf[0] = std::byte{'z'};
+      return 1;
+    }
+    bool done = false;
+  } link;
+  std::array<std::byte, 8> scratch{};
+  const auto f = link.receive_borrowed(kNow, scratch);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->data(), scratch.data());
+  EXPECT_EQ(f->size(), 1u);
+  EXPECT_EQ(std::string(as_chars(*f)), "z");
+  EXPECT_FALSE(link.receive_borrowed(kNow, scratch));
+}
+
 }  // namespace
 }  // namespace tapstack

@@ -189,6 +189,64 @@ TEST(TcpLayer, BadChecksumAndOffsetAreCountedAndSilent) {
   EXPECT_EQ(h.layer.counters().rx_segments, 3u);
 }
 
+// The receive fast path copies an in-order payload into the receive buffer while it sums the checksum
+// (Connection::stage_payload). A segment that fails the checksum must leave nothing behind, and the good copy
+// that follows is delivered whole.
+TEST(TcpLayer, FusedReceive_BadChecksumLeavesNothing_GoodSegmentDelivered) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  const SeqNum iss = h.handshake(40000, SeqNum{1000});
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  Connection* conn = h.layer.connection(*c);
+  ASSERT_NE(conn, nullptr);
+  auto bad = SegmentBuilder().ports(40000, kPort).seq(1001).ack(iss + 1).window(65535).payload("HELLO, world")
+                 .bytes({kPeer, kUs, 6, 0});
+  bad[bad.size() - 1] ^= std::byte{0x20};  // payload corrupted in flight: "HELLO, worlD"
+  h.feed_bytes(bad);
+  EXPECT_EQ(h.layer.counters().drop_bad_checksum, 1u);
+  EXPECT_FALSE(conn->can_recv());
+  EXPECT_TRUE(h.poll().empty());  // silently discarded (RFC 9293 §3.1 MUST-3): no ACK
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(1001).ack(iss + 1).payload("hello, world"));
+  std::array<std::byte, 32> buf{};
+  ASSERT_EQ(conn->recv(buf), 12u);
+  EXPECT_EQ(std::string(as_chars(Bytes{buf}.first(12))), "hello, world");
+  EXPECT_EQ(h.layer.counters().drop_bad_checksum, 1u);
+}
+
+// A fast-path segment that the receive window trims keeps only the part inside the window; an out-of-order
+// segment takes the normal path and is joined when the gap fills.
+TEST(TcpLayer, FusedReceive_WindowTrimAndOutOfOrderStayExact) {
+  LayerConfig cfg;
+  cfg.connection.recv_buffer = 16;  // rounds to a 16-byte ring: the window is 16 bytes
+  Harness h{cfg};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  const SeqNum iss = h.handshake(40000, SeqNum{5000});
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  Connection* conn = h.layer.connection(*c);
+  // Out of order first (bytes 8..11), then in order bytes 0..7: both land, 12 bytes readable.
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(5001 + 8).ack(iss + 1).payload("IJKL"));
+  EXPECT_FALSE(conn->can_recv());
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(5001).ack(iss + 1).payload("ABCDEFGH"));
+  std::array<std::byte, 32> buf{};
+  ASSERT_EQ(conn->recv(buf), 12u);
+  EXPECT_EQ(std::string(as_chars(Bytes{buf}.first(12))), "ABCDEFGHIJKL");
+  // The window we last advertised was 4 bytes (12 of 16 were queued); reading freed the ring, but RCV.WND is
+  // what was advertised. An 8-byte in-order segment fits the ring (so it is staged whole) yet only its first 4
+  // bytes are inside the window: exactly those are delivered and acknowledged.
+  h.feed(SegmentBuilder().ports(40000, kPort).seq(5013).ack(iss + 1).payload("01234567"));
+  ASSERT_EQ(conn->recv(buf), 4u);
+  EXPECT_EQ(std::string(as_chars(Bytes{buf}.first(4))), "0123");
+  bool acked = false;
+  for (const Sent& s : h.poll())
+    if (s.repr.ack == std::optional<SeqNum>{SeqNum{5017}}) acked = true;
+  EXPECT_TRUE(acked);
+  EXPECT_EQ(h.layer.counters().drop_bad_checksum, 0u);
+}
+
 TEST(TcpLayer, BroadcastDestinationGetsNoAnswer) {
   Harness h;
   ASSERT_TRUE(h.layer.listen({ip::Ipv4Address{}, kPort}, 4));
