@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 
 #include "stack/bytes.hpp"
@@ -35,6 +36,31 @@ class SpscByteRing {
   SpscByteRing& operator=(const SpscByteRing&) = delete;
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
+
+  // Moves the bytes to larger storage (`capacity` rounded up to a power of two), each byte keeping its
+  // position: the readable ones and whatever write_at() placed beyond head. TCP autotuning starts a buffer small
+  // (cache-resident) and grows it as the connection needs. ONLY for a ring whose producer and consumer are the
+  // calling thread (a ring shared with another thread must never grow). False, with the ring unchanged, when
+  // `capacity` is not larger or memory is short.
+  bool grow(std::size_t capacity) noexcept {
+    if (capacity <= this->capacity() || capacity > kMaxCapacity) return false;
+    const std::size_t new_cap = std::bit_ceil(capacity);
+    std::unique_ptr<std::byte[]> nb{new (std::nothrow) std::byte[new_cap]};
+    if (!nb) return false;
+    const std::size_t old_cap = this->capacity(), new_mask = new_cap - 1;
+    std::size_t pos = cons_.tail.load(std::memory_order_relaxed), left = old_cap;
+    while (left != 0) {  // [tail, tail + old capacity): every byte the old storage can hold
+      const std::size_t from = pos & mask_, to = pos & new_mask;
+      std::size_t n = left < old_cap - from ? left : old_cap - from;
+      if (n > new_cap - to) n = new_cap - to;
+      std::memcpy(nb.get() + to, buf_.get() + from, n);
+      pos += n;
+      left -= n;
+    }
+    buf_ = std::move(nb);
+    mask_ = new_mask;
+    return true;
+  }
 
   // ---- Producer side ----
 
@@ -141,9 +167,9 @@ class SpscByteRing {
   }
 
  private:
+  static constexpr std::size_t kMaxCapacity = std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 2);
   static std::size_t round_up(std::size_t capacity) {
-    constexpr std::size_t kMax = std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 2);
-    if (capacity > kMax) throw std::length_error("SpscByteRing: capacity too large");
+    if (capacity > kMaxCapacity) throw std::length_error("SpscByteRing: capacity too large");
     return std::bit_ceil(capacity == 0 ? std::size_t{1} : capacity);
   }
   // head - tail for indices loaded separately: a tail loaded after head (by a thread that is neither side)
@@ -185,7 +211,7 @@ class SpscByteRing {
     std::atomic<std::size_t> tail{0};  // bytes consumed; written by the consumer only
     std::size_t head_cache = 0;        // the consumer's last view of prod_.head
   };
-  const std::size_t mask_;
+  std::size_t mask_;  // changes only in grow(), which no other thread may overlap
   std::unique_ptr<std::byte[]> buf_;
   Producer prod_;
   Consumer cons_;

@@ -16,6 +16,14 @@ struct ConnectionConfig {
   // the window we advertise, the send buffer the data in flight.
   std::size_t send_buffer = 4 << 20;
   std::size_t recv_buffer = 4 << 20;
+  // Autotuning, as Linux does it (tcp_wmem/tcp_rmem start small; receive-side dynamic right-sizing): both
+  // buffers start at `initial_buffer` (when smaller than the sizes above) and grow up to send_buffer /
+  // recv_buffer as the connection needs: the receive buffer to twice what the application took in the last
+  // round trip, the send buffer to twice the congestion window. A connection that moves little keeps a small,
+  // cache-resident working set; a long fat path still gets the whole buffer. 0: both at full size from the
+  // start. A buffer handed to another thread (the socket facade's copy-once rings) is sized in full first and
+  // never grows afterwards.
+  std::size_t initial_buffer = 128 << 10;
   bool nagle = true;  // RFC 1122 §4.2.3.4; TCP_NODELAY turns it off
   // Offered in our SYN / SYN-ACK; used only when the peer's SYN carries them too (RFC 7323, RFC 2018).
   bool sack = true;

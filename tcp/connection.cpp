@@ -3,6 +3,7 @@
 #include "tcp/connection.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace tapstack::tcp {
@@ -20,6 +21,12 @@ std::uint8_t wscale_for(std::size_t buffer) noexcept {
 }
 
 std::error_code make_error(std::errc e) noexcept { return std::make_error_code(e); }
+
+// The ring size a buffer starts at (ConnectionConfig::initial_buffer) and the largest it may grow to.
+std::size_t initial_size(std::size_t full, std::size_t initial) noexcept {
+  return initial == 0 || initial >= full ? full : initial;
+}
+std::size_t full_size(std::size_t configured) noexcept { return std::bit_ceil(std::max<std::size_t>(configured, 1)); }
 
 std::errc errc_for(ip::IcmpErrorInfo::Kind k) noexcept {
   using K = ip::IcmpErrorInfo::Kind;
@@ -51,8 +58,8 @@ Connection::Connection(Instant now, const FourTuple& t, SeqNum iss, std::uint16_
       snd_nxt_{iss},
       snd_max_{iss},
       buf_seq_{iss + 1},
-      send_ring_{cfg.send_buffer},
-      recv_ring_{cfg.recv_buffer},
+      send_ring_{initial_size(cfg.send_buffer, cfg.initial_buffer)},
+      recv_ring_{initial_size(cfg.recv_buffer, cfg.initial_buffer)},
       assembler_{cfg.max_ooo_ranges},
       rtt_{cfg.rtt},
       cc_{make_congestion_control(cfg.congestion)} {
@@ -60,7 +67,7 @@ Connection::Connection(Instant now, const FourTuple& t, SeqNum iss, std::uint16_
   peer_mss_ = tuple_.remote.addr.is_v6() ? kDefaultMssV6 : kDefaultMssV4;
   smss_ = std::min(peer_mss_, local_mss_);
   rcv_mss_ = std::min<std::uint32_t>(local_mss_, kDefaultMssV4);
-  rcv_wscale_ = cfg_.window_scaling ? wscale_for(recv_ring_.capacity()) : 0;
+  rcv_wscale_ = cfg_.window_scaling ? wscale_for(full_size(cfg_.recv_buffer)) : 0;  // the size it may grow to
   ts_offset_ = rng_.next_u32();
   tx_scratch_.reset(new std::byte[local_mss_]);
   syn_window_ = std::uint16_t(std::min<std::size_t>(recv_ring_.capacity(), 0xffff));
@@ -249,6 +256,8 @@ Connection::Stats Connection::stats() const noexcept {
   s.ssthresh = cc_->ssthresh();
   s.mss = smss_;
   s.srtt = rtt_.srtt();
+  s.send_buffer = send_ring_.capacity();
+  s.recv_buffer = recv_ring_.capacity();
   return s;
 }
 
@@ -577,6 +586,7 @@ void Connection::on_new_ack(Instant now, const Repr& seg, SeqNum ack) noexcept {
     // RFC 7661: not cwnd-limited (the application or the peer's window held us back): don't grow cwnd.
     s.app_limited = std::uint64_t(flight_before) + smss_ < cc_->cwnd();
     cc_->on_ack(s);
+    autotune_send();
   }
 
   // RFC 6298 §5.2 / §5.3: stop the timer when everything is acknowledged, else restart it.
@@ -708,6 +718,7 @@ void Connection::process_data(Instant now, SeqNum seq, Bytes data, bool fin) noe
       recv_ring_.commit(*advanced);
       rcv_nxt_ += std::uint32_t(*advanced);
       stats_.bytes_in += *advanced;
+      autotune_recv(now);
       unacked_rcv_bytes_ += std::uint32_t(*advanced);
       if (had_holes) {
         ack_now_ = true;  // RFC 5681 §4.2: an immediate ACK for a segment that fills (part of) a gap
@@ -733,6 +744,53 @@ void Connection::process_data(Instant now, SeqNum seq, Bytes data, bool fin) noe
     }
   }
   if (ooo_fin_ && *ooo_fin_ == rcv_nxt_ && !fin_received_) accept_fin(now);
+}
+
+// Receive-buffer autotuning: dynamic right-sizing (Linux tcp_rcv_rtt_measure / tcp_rcv_space_adjust). The
+// receiver's round trip is the time one window's worth of data takes to arrive; once per round trip the buffer
+// grows to twice what the application took in it, so a sender held back by our window can double it every round
+// trip, and a connection whose application reads little keeps a small buffer.
+void Connection::autotune_recv(Instant now) noexcept {
+  if (cfg_.initial_buffer == 0 || recv_ring_.capacity() >= full_size(cfg_.recv_buffer)) return;
+  if (!rcv_rtt_seq_) {
+    rcv_rtt_seq_ = rcv_nxt_ + std::max<std::uint32_t>(rcv_wnd(), rcv_mss_);
+    rcv_rtt_start_ = now;
+  } else if (rcv_nxt_ >= *rcv_rtt_seq_) {
+    const Duration sample = now - rcv_rtt_start_;
+    rcv_rtt_ = !rcv_rtt_ || sample < *rcv_rtt_ ? sample : (*rcv_rtt_ * 7 + sample) / 8;
+    rcv_rtt_seq_.reset();
+  }
+  if (!rcv_rtt_) return;  // no estimate yet
+  const std::uint64_t taken = stats_.bytes_in - recv_ring_.size();  // all the application has read so far
+  if (!rcvq_started_) {
+    rcvq_started_ = true;
+    rcvq_start_ = now;
+    rcvq_taken_ = taken;
+    return;
+  }
+  if (now - rcvq_start_ < *rcv_rtt_) return;
+  const std::uint64_t copied = taken - rcvq_taken_;
+  rcvq_start_ = now;
+  rcvq_taken_ = taken;
+  if (copied <= rcvq_space_) return;
+  // As Linux's tcp_rcv_space_adjust: room for twice this round trip's data plus 16 segments, and, while the
+  // amount per round trip is growing (a sender in slow start doubles it), as much again in proportion, so
+  // that our window stays ahead of the sender instead of holding it back every other round trip.
+  std::uint64_t want = 2 * copied + 16 * std::uint64_t(rcv_mss_);
+  if (rcvq_space_ != 0) want += 2 * want * (copied - rcvq_space_) / rcvq_space_;
+  rcvq_space_ = copied;
+  if (want > recv_ring_.capacity())
+    recv_ring_.grow(std::min<std::uint64_t>(std::bit_ceil(want), full_size(cfg_.recv_buffer)));
+}
+
+// Send-buffer autotuning (Linux tcp_sndbuf_expand): room for twice the congestion window, so the window, not
+// the buffer, limits what is in flight. cwnd grows only while cwnd-limited (RFC 7661), so an application-
+// limited or receiver-limited connection keeps a small buffer.
+void Connection::autotune_send() noexcept {
+  if (cfg_.initial_buffer == 0 || send_ring_.capacity() >= full_size(cfg_.send_buffer)) return;
+  const std::uint64_t want = 2 * std::uint64_t(cc_->cwnd());
+  if (want > send_ring_.capacity())
+    send_ring_.grow(std::min<std::uint64_t>(std::bit_ceil(want), full_size(cfg_.send_buffer)));
 }
 
 void Connection::challenge_ack(Instant now) noexcept {

@@ -108,6 +108,7 @@ class Connection {
     std::uint64_t segs_out = 0, segs_in = 0, bytes_out = 0, bytes_in = 0, retransmits = 0, fast_retransmits = 0,
                   rto_expirations = 0, challenge_acks = 0, dup_acks = 0;
     std::uint32_t cwnd = 0, ssthresh = 0, mss = 0;
+    std::size_t send_buffer = 0, recv_buffer = 0;  // current sizes (ConnectionConfig::initial_buffer autotuning)
     std::optional<Duration> srtt;
   };
   Stats stats() const noexcept;
@@ -225,6 +226,16 @@ class Connection {
   // Buffers (payload is copied once, into these).
   SpscByteRing send_ring_;
   SpscByteRing recv_ring_;
+  // Buffer autotuning (ConnectionConfig::initial_buffer).
+  void autotune_recv(Instant now) noexcept;
+  void autotune_send() noexcept;
+  std::optional<SeqNum> rcv_rtt_seq_;  // the receiver's round-trip measurement ends when RCV.NXT passes this
+  Instant rcv_rtt_start_{};
+  std::optional<Duration> rcv_rtt_;
+  bool rcvq_started_ = false;
+  Instant rcvq_start_{};
+  std::uint64_t rcvq_taken_ = 0;  // bytes the application had taken at rcvq_start_
+  std::uint64_t rcvq_space_ = 0;  // the most the application took in one round trip so far
   const std::byte* staged_src_ = nullptr;  // the payload stage_payload() copied to the free space at RCV.NXT
   std::size_t staged_len_ = 0;
   Assembler assembler_;

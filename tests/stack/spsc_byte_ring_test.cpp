@@ -286,5 +286,50 @@ TEST(SpscByteRing, CapacityOneRing) {
   }
 }
 
+TEST(SpscByteRing, GrowKeepsReadableAndOutOfOrderBytesAtTheirPositions) {
+  // For every wrap position: readable bytes, a gap, and write_at() bytes beyond head survive grow(), which
+  // moves them to storage of the new size; afterwards the ring behaves as one of that size.
+  for (std::size_t start = 0; start < 16; ++start) {
+    SpscByteRing r{16};
+    std::array<std::byte, 16> sink{};
+    const auto pre = stream(0, start);
+    ASSERT_EQ(r.write(pre), start);
+    ASSERT_EQ(r.read(MutableBytes{sink}.first(start)), start);  // tail = head = start: the next bytes wrap
+    ASSERT_EQ(r.write(stream(100, 6)), 6u);
+    ASSERT_EQ(r.write_at(3, stream(200, 5)), 5u);  // [head+3, head+8): out of order, unpublished
+    ASSERT_TRUE(r.grow(40));
+    EXPECT_EQ(r.capacity(), 64u);
+    EXPECT_EQ(r.size(), 6u);
+    EXPECT_EQ(r.free_space(), 58u);
+    EXPECT_EQ(r.write_at(0, stream(300, 3)), 3u);  // fill the gap, publish gap + out-of-order bytes
+    r.commit(8);
+    std::vector<std::byte> out(14);
+    ASSERT_EQ(r.read(out), 14u);
+    std::vector<std::byte> want = stream(100, 6);
+    for (auto b : stream(300, 3)) want.push_back(b);
+    for (auto b : stream(200, 5)) want.push_back(b);
+    EXPECT_EQ(out, want) << "start " << start;
+    const auto big = stream(500, 64);
+    EXPECT_EQ(r.write(big), 64u);
+    std::vector<std::byte> back(64);
+    EXPECT_EQ(r.read(back), 64u);
+    EXPECT_EQ(back, big);
+  }
+}
+
+TEST(SpscByteRing, GrowRefusesToShrinkAndKeepsTheRing) {
+  SpscByteRing r{64};
+  ASSERT_EQ(r.write(stream(0, 10)), 10u);
+  EXPECT_FALSE(r.grow(64));
+  EXPECT_FALSE(r.grow(10));
+  EXPECT_EQ(r.capacity(), 64u);
+  EXPECT_EQ(r.size(), 10u);
+  EXPECT_TRUE(r.grow(65));
+  EXPECT_EQ(r.capacity(), 128u);
+  std::vector<std::byte> out(10);
+  EXPECT_EQ(r.read(out), 10u);
+  EXPECT_EQ(out, stream(0, 10));
+}
+
 }  // namespace
 }  // namespace tapstack

@@ -539,7 +539,8 @@ struct WscaleRun {
 WscaleRun run_wscale_255(const std::vector<TraceSegment>& trace, const Repr& syn) {
   constexpr std::uint16_t kUs = 80, kPeer = 40000;
   const SeqNum iss = trace[1].repr().seq;  // 5000, the recorded server's
-  const ConnectionConfig cfg;              // wscale 7, as the recorded server
+  ConnectionConfig cfg;  // wscale 7, as the recorded server
+  cfg.initial_buffer = 0;  // and its whole 4 MiB window from the start (no autotuning)
   Endpoint ep(trace[0].at,
               [&](Rng& rng) { return Connection::accept(trace[0].at, tuple(kUs, kPeer), iss, syn, 1460, cfg, rng); });
   ep.rcv_shift = 7;
