@@ -4,11 +4,13 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "stack/bytes.hpp"
 
@@ -115,6 +117,15 @@ class IpAddress {
   // The address bytes in network order: 4 for IPv4, 16 for IPv6.
   Bytes bytes() const noexcept { return Bytes{reinterpret_cast<const std::byte*>(bytes_.data()), is_v4() ? 4u : 16u}; }
   friend constexpr auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  // Two 8-byte compares instead of a memcmp: every TCP segment compares its 4-tuple.
+  friend constexpr bool operator==(const IpAddress& a, const IpAddress& b) noexcept {
+    if (a.family_ != b.family_) return false;
+    if (std::is_constant_evaluated()) return a.bytes_ == b.bytes_;
+    std::uint64_t x[2], y[2];
+    std::memcpy(x, a.bytes_.data(), 16);
+    std::memcpy(y, b.bytes_.data(), 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+  }
   friend std::ostream& operator<<(std::ostream& os, const IpAddress& a) { return os << a.to_string(); }
 
  private:

@@ -11,10 +11,20 @@ ArpCache::ArpCache(ArpCacheConfig cfg) : cfg_{cfg} {
 }
 
 std::optional<MacAddress> ArpCache::lookup(Instant now, Ipv4Address ip) noexcept {
-  auto it = entries_.find(ip.to_u32());
-  if (it == entries_.end() || !it->second.resolved || it->second.expires_at <= now) return std::nullopt;
-  it->second.last_used = now;
-  return it->second.mac;
+  // Every packet to the same next hop asks again: the entry found last is checked before hashing. Pointers to
+  // unordered_map elements survive rehashing; every erase forgets the memo.
+  const std::uint32_t key = ip.to_u32();
+  Entry* e = memo_ != nullptr && memo_key_ == key ? memo_ : nullptr;
+  if (e == nullptr) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    e = &it->second;
+    memo_ = e;
+    memo_key_ = key;
+  }
+  if (!e->resolved || e->expires_at <= now) return std::nullopt;
+  e->last_used = now;
+  return e->mac;
 }
 
 bool ArpCache::is_incomplete(Ipv4Address ip) const noexcept {
@@ -53,6 +63,7 @@ bool ArpCache::make_room(Instant now) noexcept {
       if ((e.resolved && !v.resolved) || (e.resolved == v.resolved && e.last_used < v.last_used)) victim = it;
     }
     drop_pending(victim->second, counters_.drop_evicted_pending);
+    memo_ = nullptr;
     entries_.erase(victim);
     ++counters_.evicted;
   }
@@ -149,6 +160,7 @@ void ArpCache::poll(Instant now, FunctionRef<void(Ipv4Address)> send_request) no
     if (e.resolved) {
       if (e.expires_at <= now) {
         ++counters_.expired;
+        memo_ = nullptr;
         it = entries_.erase(it);
         continue;
       }
@@ -156,6 +168,7 @@ void ArpCache::poll(Instant now, FunctionRef<void(Ipv4Address)> send_request) no
       if (e.requests_sent >= cfg_.max_requests) {
         // RFC 1122 §2.3.2.2: give up and discard what waited (ICMP host unreachable is not sent: see interface).
         drop_pending(e, counters_.drop_resolution_failed);
+        memo_ = nullptr;
         it = entries_.erase(it);
         continue;
       }

@@ -32,6 +32,9 @@ TAPSTACK_DEFINE_COUNTERS(ArpCacheCounters, TAPSTACK_ARP_CACHE_COUNTERS)
 
 class ArpCache {
  public:
+  // Not copyable: lookup() remembers a pointer into its own map.
+  ArpCache(const ArpCache&) = delete;
+  ArpCache& operator=(const ArpCache&) = delete;
   explicit ArpCache(ArpCacheConfig cfg = {});
 
   // The MAC for `ip` if a mapping is known and younger than reachable_time; marks it recently used.
@@ -78,6 +81,8 @@ class ArpCache {
     unsigned requests_sent = 0;
     std::vector<std::vector<std::byte>> pending;  // FIFO, at most max_pending_per_dest
   };
+  Entry* memo_ = nullptr;  // the entry lookup() found last (see lookup)
+  std::uint32_t memo_key_ = 0;
   // Makes room for one more entry (evicts expired first, then the least recently used, resolved before
   // incomplete). False when max_entries is 0.
   bool make_room(Instant now) noexcept;

@@ -167,6 +167,7 @@ bool Repr::add_sack(SackBlock b) noexcept {
 }
 
 std::size_t Repr::sacks_emitted() const noexcept {
+  if (sack_count == 0) return 0;
   const std::size_t room = kMaxOptionsLen - fixed_options_len(*this);
   if (room < kSackHeaderGroup + kSackBlockLen) return 0;
   return std::min(sacks().size(), (room - kSackHeaderGroup) / kSackBlockLen);
