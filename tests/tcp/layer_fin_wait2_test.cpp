@@ -58,6 +58,19 @@ struct FinWait2 {
     return h.poll();
   }
 
+  // The layer's next timer is `deadline`; the connection is still in FIN-WAIT-2 1 µs before it, and at it is
+  // gone without a segment (no RST: Linux's FIN_WAIT2 timewait socket expires silently too).
+  void expect_dropped_at(Instant deadline) {
+    EXPECT_EQ(h.layer.poll_at(), std::optional<Instant>{deadline});
+    EXPECT_TRUE(poll_at(deadline - kOneUs).empty());
+    EXPECT_EQ(state(), std::optional<State>{State::kFinWait2});
+    EXPECT_EQ(h.layer.connection_count(), 1u);
+    EXPECT_TRUE(poll_at(deadline).empty());
+    EXPECT_EQ(state(), std::nullopt);
+    EXPECT_EQ(h.layer.connection_count(), 0u);
+    EXPECT_EQ(h.layer.counters().fin_wait2_timeouts, 1u);
+  }
+
   mutable Harness h;
   SeqNum iss{};
   ConnHandle conn{};
@@ -67,17 +80,7 @@ struct FinWait2 {
 TEST(TcpLayerFinWait2, Orphan_DroppedSilentlyAfterSixtySecondsByDefault) {
   EXPECT_EQ(ConnectionConfig{}.fin_wait2_timeout, std::optional<Duration>{seconds{60}});
   FinWait2 f{ConnectionConfig{}.fin_wait2_timeout};
-  const Instant deadline = f.fin_acked_at + seconds{60};  // from the ACK of our FIN, not from close()
-  EXPECT_EQ(f.h.layer.poll_at(), std::optional<Instant>{deadline});
-
-  EXPECT_TRUE(f.poll_at(deadline - kOneUs).empty());
-  EXPECT_EQ(f.state(), std::optional<State>{State::kFinWait2});
-  EXPECT_EQ(f.h.layer.connection_count(), 1u);
-
-  EXPECT_TRUE(f.poll_at(deadline).empty());  // no RST, no segment at all (Linux's FIN_WAIT2 timewait expiry)
-  EXPECT_EQ(f.state(), std::nullopt);
-  EXPECT_EQ(f.h.layer.connection_count(), 0u);
-  EXPECT_EQ(f.h.layer.counters().fin_wait2_timeouts, 1u);
+  f.expect_dropped_at(f.fin_acked_at + seconds{60});  // from the ACK of our FIN, not from close()
   EXPECT_EQ(f.h.layer.poll_at(), std::nullopt);
 
   // The 4-tuple is gone: the peer's late data meets the listener, which answers an ACK-bearing segment with
@@ -92,13 +95,7 @@ TEST(TcpLayerFinWait2, Orphan_DroppedSilentlyAfterSixtySecondsByDefault) {
 
 TEST(TcpLayerFinWait2, Orphan_ConfiguredTimeout) {
   FinWait2 f{seconds{5}};
-  const Instant deadline = f.fin_acked_at + seconds{5};
-  EXPECT_EQ(f.h.layer.poll_at(), std::optional<Instant>{deadline});
-  EXPECT_TRUE(f.poll_at(deadline - kOneUs).empty());
-  EXPECT_EQ(f.h.layer.connection_count(), 1u);
-  EXPECT_TRUE(f.poll_at(deadline).empty());
-  EXPECT_EQ(f.h.layer.connection_count(), 0u);
-  EXPECT_EQ(f.h.layer.counters().fin_wait2_timeouts, 1u);
+  f.expect_dropped_at(f.fin_acked_at + seconds{5});
 }
 
 TEST(TcpLayerFinWait2, Orphan_PeerDataDoesNotPushTheDeadlineBack) {
@@ -112,12 +109,7 @@ TEST(TcpLayerFinWait2, Orphan_PeerDataDoesNotPushTheDeadlineBack) {
   const std::vector<Sent> acks = f.poll_at(f.h.now + milliseconds{40});
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].repr.ack, std::optional<SeqNum>{kPeerIss + 5});
-  EXPECT_EQ(f.h.layer.poll_at(), std::optional<Instant>{deadline});
-  EXPECT_TRUE(f.poll_at(deadline - kOneUs).empty());
-  EXPECT_EQ(f.h.layer.connection_count(), 1u);
-  EXPECT_TRUE(f.poll_at(deadline).empty());
-  EXPECT_EQ(f.h.layer.connection_count(), 0u);
-  EXPECT_EQ(f.h.layer.counters().fin_wait2_timeouts, 1u);
+  f.expect_dropped_at(deadline);
 }
 
 TEST(TcpLayerFinWait2, Orphan_FinBeforeTheDeadlineCancelsTheTimer) {
@@ -161,12 +153,7 @@ TEST(TcpLayerFinWait2, HalfClose_HeldByTheApplication_NeverTimesOut) {
   const Instant closed_at = f.h.now;
   f.h.layer.close(closed_at, f.conn);
   EXPECT_TRUE(f.h.poll().empty());
-  EXPECT_EQ(f.h.layer.poll_at(), std::optional<Instant>{closed_at + seconds{60}});
-  EXPECT_TRUE(f.poll_at(closed_at + seconds{60} - kOneUs).empty());
-  EXPECT_EQ(f.state(), std::optional<State>{State::kFinWait2});
-  EXPECT_TRUE(f.poll_at(closed_at + seconds{60}).empty());
-  EXPECT_EQ(f.state(), std::nullopt);
-  EXPECT_EQ(f.h.layer.counters().fin_wait2_timeouts, 1u);
+  f.expect_dropped_at(closed_at + seconds{60});
 }
 
 TEST(TcpLayerFinWait2, Disabled_OrphanWaitsForever) {
