@@ -180,7 +180,7 @@ void TcpLayer::prune_timers() noexcept {
 
 bool TcpLayer::fin_wait2_timer(Instant now, std::uint32_t index) noexcept {
   Slot& s = slots_[index];
-  const std::optional<Duration> timeout = s.conn->config().fin_wait2_timeout;
+  const std::optional<Duration>& timeout = s.conn->config().fin_wait2_timeout;
   if (s.owner != Owner::kOrphan || s.conn->state() != State::kFinWait2 || !timeout) {
     s.fin_wait2_deadline.reset();  // not (or no longer) an orphan waiting for a FIN
     return false;
