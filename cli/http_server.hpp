@@ -1,6 +1,7 @@
 // A small static-file HTTP/1.0 and HTTP/1.1 server for `tapstack serve --http PORT --root DIR`: GET and HEAD,
 // keep-alive, Content-Length, files streamed in chunks as send space opens. A TcpService: one state machine per
-// connection, driven by the Node's stack loop. The request parser and the path resolver are pure functions.
+// connection, driven by the Node's stack loop. The request parser and the path resolver are pure functions in
+// cli/http_parse.hpp.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/http_parse.hpp"
 #include "cli/services.hpp"
 #include "stack/counters.hpp"
 #include "stack/time.hpp"
@@ -26,41 +28,6 @@ struct HttpConfig {
   Duration linger = seconds{2};           // after our FIN, how long we drain the peer's late bytes
   std::size_t max_requests_per_step = 8;  // per connection, so pipelined requests cannot starve others
 };
-
-// A parsed request head. `target` borrows from the head passed to parse_http_head().
-struct HttpRequest {
-  enum class Method : std::uint8_t { kGet, kHead, kOther };
-  Method method = Method::kOther;
-  std::string_view target;
-  int minor_version = 1;  // HTTP/1.<minor>
-  bool keep_alive = true;
-  std::uint64_t content_length = 0;  // a request body to skip
-};
-
-// `status` 0: `request` is valid; otherwise the error status to answer with (400, 414, 501, 505).
-struct HttpParse {
-  int status = 0;
-  HttpRequest request;
-};
-
-// The length of the request head at the front of `buf` (through the empty line), or nullopt while incomplete.
-// RFC 9112 §2.2: a bare LF is accepted as a line terminator.
-std::optional<std::size_t> find_http_head_end(std::string_view buf) noexcept;
-// Parses one complete request head (RFC 9112 §3, §5). Does not judge the method: kOther is the caller's 405.
-HttpParse parse_http_head(std::string_view head, std::size_t max_target) noexcept;
-
-// `status` 0: `path` is a regular file inside the root; otherwise 400 (malformed target or a ".." segment)
-// or 404 (absent, not a regular file, or outside the root once symlinks are resolved).
-struct HttpResolved {
-  int status = 0;
-  std::filesystem::path path;
-};
-// `root` must be canonical (std::filesystem::canonical). A directory maps to its index.html.
-HttpResolved resolve_http_target(const std::filesystem::path& root, std::string_view target);
-
-// Content-Type by file name extension; application/octet-stream for the rest.
-std::string_view http_content_type(const std::filesystem::path& p) noexcept;
-std::string_view http_reason(int status) noexcept;
 
 #define TAPSTACK_HTTP_COUNTERS(X)                                                                               \
   X(accepted)                                                                                                   \

@@ -33,15 +33,6 @@ struct ServeOptions {
   std::size_t tcp_buffer = 256 * 1024;
 };
 
-// The IPv6 twin of listen_or_throw (cli/services.hpp): every service listens on the wildcard of both families
-// (the layers keep them apart, like IPV6_V6ONLY sockets).
-tcp::ListenerHandle listen6_or_throw(tcp::TcpLayer& tcp, std::uint16_t port, const std::string& what,
-                                     const tcp::ConnectionConfig& cfg) {
-  auto l = tcp.listen(ip::Endpoint{ip::IpAddress{ip::Ipv6Address{}}, port}, 4096, cfg);
-  if (!l) throw std::runtime_error(fmt::format("{} {} (IPv6): {}", what, port, l.error().message()));
-  return *l;
-}
-
 int serve(NodeOptions common, const ServeOptions& so) {
   common.report_ipv6 = true;
   Node node{common};
@@ -64,30 +55,29 @@ int serve(NodeOptions common, const ServeOptions& so) {
   tcp::ConnectionConfig conn_cfg = node.tcp().config().connection;
   conn_cfg.send_buffer = conn_cfg.recv_buffer = so.tcp_buffer;
   auto& tcp = node.tcp();
-  for (std::uint16_t port : so.tcp_echo) {
-    const auto l = listen_or_throw(tcp, port, "--tcp-echo", conn_cfg);
-    services.push_back(
-        {fmt::format("echo:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kEcho)});
-    const auto l6 = listen6_or_throw(tcp, port, "--tcp-echo", conn_cfg);
-    services.push_back(
-        {fmt::format("echo6:{}", port), std::make_unique<StreamService>(tcp, l6, StreamService::Mode::kEcho)});
-  }
-  for (std::uint16_t port : so.discard) {
-    const auto l = listen_or_throw(tcp, port, "--discard", conn_cfg);
-    services.push_back(
-        {fmt::format("discard:{}", port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kDiscard)});
-    const auto l6 = listen6_or_throw(tcp, port, "--discard", conn_cfg);
-    services.push_back(
-        {fmt::format("discard6:{}", port), std::make_unique<StreamService>(tcp, l6, StreamService::Mode::kDiscard)});
-  }
-  for (std::uint16_t port : so.http) {
-    HttpConfig hc;
-    hc.root = so.root.empty() ? std::filesystem::current_path() : std::filesystem::path{so.root};
-    hc.idle_timeout = Duration{std::int64_t(so.http_idle_s * 1e6)};
-    const auto l = listen_or_throw(tcp, port, "--http", conn_cfg);
-    services.push_back({fmt::format("http:{}", port), std::make_unique<HttpServer>(tcp, l, hc)});
-    const auto l6 = listen6_or_throw(tcp, port, "--http", conn_cfg);
-    services.push_back({fmt::format("http6:{}", port), std::make_unique<HttpServer>(tcp, l6, hc)});
+  // Every service listens on the wildcard of both families; "echo:7" and "echo6:7" name the two listeners.
+  const ip::IpAddress kAny[] = {ip::IpAddress{ip::Ipv4Address{}}, ip::IpAddress{ip::Ipv6Address{}}};
+  auto name = [](std::string_view service, const ip::IpAddress& any, std::uint16_t port) {
+    return fmt::format("{}{}:{}", service, any.is_v6() ? "6" : "", port);
+  };
+  for (const ip::IpAddress& any : kAny) {
+    for (std::uint16_t port : so.tcp_echo) {
+      const auto l = listen_or_throw(tcp, any, port, "--tcp-echo", conn_cfg);
+      services.push_back(
+          {name("echo", any, port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kEcho)});
+    }
+    for (std::uint16_t port : so.discard) {
+      const auto l = listen_or_throw(tcp, any, port, "--discard", conn_cfg);
+      services.push_back(
+          {name("discard", any, port), std::make_unique<StreamService>(tcp, l, StreamService::Mode::kDiscard)});
+    }
+    for (std::uint16_t port : so.http) {
+      HttpConfig hc;
+      hc.root = so.root.empty() ? std::filesystem::current_path() : std::filesystem::path{so.root};
+      hc.idle_timeout = Duration{std::int64_t(so.http_idle_s * 1e6)};
+      const auto l = listen_or_throw(tcp, any, port, "--http", conn_cfg);
+      services.push_back({name("http", any, port), std::make_unique<HttpServer>(tcp, l, hc)});
+    }
   }
 
   const auto& cfg = node.iface().config();

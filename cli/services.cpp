@@ -14,11 +14,12 @@ constexpr std::size_t kBacklog = 4096;
 constexpr std::size_t kCopyChunk = 256 * 1024;
 }  // namespace
 
-tcp::ListenerHandle listen_or_throw(tcp::TcpLayer& tcp, std::uint16_t port, const std::string& what,
-                                    const tcp::ConnectionConfig& cfg) {
+tcp::ListenerHandle listen_or_throw(tcp::TcpLayer& tcp, const ip::IpAddress& any, std::uint16_t port,
+                                    const std::string& what, const tcp::ConnectionConfig& cfg) {
   if (port == 0) throw std::runtime_error(fmt::format("{} 0: a port number from 1 to 65535 is needed", what));
-  auto l = tcp.listen(ip::Endpoint{ip::IpAddress{ip::Ipv4Address{}}, port}, kBacklog, cfg);
-  if (!l) throw std::runtime_error(fmt::format("{} {}: {}", what, port, l.error().message()));
+  auto l = tcp.listen(ip::Endpoint{any, port}, kBacklog, cfg);
+  if (!l)
+    throw std::runtime_error(fmt::format("{} {}{}: {}", what, port, any.is_v6() ? " (IPv6)" : "", l.error().message()));
   return *l;
 }
 

@@ -24,10 +24,11 @@ class TcpService {
   virtual std::size_t active_connections() const noexcept = 0;
 };
 
-// Listens on every IPv4 address at `port` with a backlog fit for thousands of concurrent clients; accepted
-// connections use `cfg` (buffer sizes). Throws std::runtime_error naming `what` (the option) when the port is taken.
-tcp::ListenerHandle listen_or_throw(tcp::TcpLayer& tcp, std::uint16_t port, const std::string& what,
-                                    const tcp::ConnectionConfig& cfg);
+// Listens on the wildcard `any` (0.0.0.0 or ::; the layers keep the families apart, like IPV6_V6ONLY sockets) at
+// `port` with a backlog fit for thousands of concurrent clients; accepted connections use `cfg` (buffer sizes).
+// Throws std::runtime_error naming `what` (the option) when the port is 0 or taken.
+tcp::ListenerHandle listen_or_throw(tcp::TcpLayer& tcp, const ip::IpAddress& any, std::uint16_t port,
+                                    const std::string& what, const tcp::ConnectionConfig& cfg);
 
 #define TAPSTACK_STREAM_SERVICE_COUNTERS(X) X(accepted) X(closed) X(reset_by_peer) X(bytes_in) X(bytes_out)
 TAPSTACK_DEFINE_COUNTERS(StreamServiceCounters, TAPSTACK_STREAM_SERVICE_COUNTERS)

@@ -33,6 +33,11 @@ struct ConnectionConfig {
   // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: at most 500 ms; an ACK for every second full-sized segment anyway.
   Duration delayed_ack = milliseconds{40};
   Duration msl = seconds{30};          // TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2)
+  // How long a connection the application closed (an orphan: tcp::TcpLayer::close) waits in FIN-WAIT-2 for the
+  // peer's FIN before it is dropped without a segment. RFC 9293 §3.6 sets no bound; this is Linux's
+  // tcp_fin_timeout (TCP_LINGER2), 60 s, whose FIN_WAIT2 timewait socket also expires silently. A connection the
+  // application still holds (a half-close) never times out. nullopt: wait forever.
+  std::optional<Duration> fin_wait2_timeout = seconds{60};
   std::uint32_t max_retransmits = 15;  // data RTO retries before ETIMEDOUT (RFC 1122 §4.2.3.5 R2)
   std::uint32_t syn_retransmits = 6;   // SYN / SYN-ACK retries before ETIMEDOUT
   // RFC 1122 §4.2.3.6: off by default; when on, probes after `idle` without traffic, every `interval`,

@@ -101,6 +101,7 @@ class Connection {
   // Additions to the contract: the send MSS in use and whether the peer's FIN arrived (for poll/shutdown).
   std::uint16_t send_mss() const noexcept { return smss_; }
   bool fin_received() const noexcept { return fin_received_; }
+  const ConnectionConfig& config() const noexcept { return cfg_; }
 
   // Counters since construction. bytes_out counts payload emitted, retransmissions included; bytes_in counts
   // payload delivered in order to the receive buffer; cwnd/ssthresh/mss/srtt are current values.

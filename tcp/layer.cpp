@@ -90,6 +90,7 @@ Result<ConnHandle> TcpLayer::insert(std::unique_ptr<Connection> c, Owner owner, 
   s.listener = l;
   s.linked = s.time_wait = false;  // `ready` stays: the index may still sit in ready_ from its last life
   s.timer.reset();
+  s.fin_wait2_deadline.reset();
   link(index);
   mark_ready(index);  // a new connection has its SYN / SYN-ACK to send
   return ConnHandle{index, s.generation};
@@ -127,6 +128,7 @@ void TcpLayer::reap(std::uint32_t index) noexcept {
   s.conn.reset();
   s.owner = Owner::kFree;
   s.timer.reset();  // `ready` stays set while the index sits in ready_: poll() skips the empty slot
+  s.fin_wait2_deadline.reset();
   ++s.generation;
   free_.push_back(index);  // capacity reserved in insert()
   ++counters_.connections_reaped;
@@ -142,7 +144,8 @@ void TcpLayer::mark_ready(std::uint32_t index) noexcept {
 
 void TcpLayer::schedule(std::uint32_t index) noexcept {
   Slot& s = slots_[index];
-  const std::optional<Instant> at = s.conn->poll_at();
+  std::optional<Instant> at = s.conn->poll_at();
+  if (s.fin_wait2_deadline && (!at || *s.fin_wait2_deadline < *at)) at = s.fin_wait2_deadline;
   if (at == s.timer) return;
   s.timer = at;
   if (at) {
@@ -173,6 +176,27 @@ void TcpLayer::prune_timers() noexcept {
     std::pop_heap(timers_.begin(), timers_.end(), Later{});
     timers_.pop_back();
   }
+}
+
+bool TcpLayer::fin_wait2_timer(Instant now, std::uint32_t index) noexcept {
+  Slot& s = slots_[index];
+  const std::optional<Duration>& timeout = s.conn->config().fin_wait2_timeout;
+  if (s.owner != Owner::kOrphan || s.conn->state() != State::kFinWait2 || !timeout) {
+    s.fin_wait2_deadline.reset();  // not (or no longer) an orphan waiting for a FIN
+    return false;
+  }
+  if (!s.fin_wait2_deadline) {
+    // From the later of the ACK of our FIN and the application's close, as Linux's tcp_rcv_state_process()
+    // and tcp_close() arm it; segments that arrive meanwhile do not push it back.
+    s.fin_wait2_deadline = now + *timeout;
+    return false;
+  }
+  if (now < *s.fin_wait2_deadline) return false;
+  // Nothing is sent: our FIN was acknowledged, and Linux's FIN_WAIT2 timewait socket expires just as quietly.
+  // Later segments for the 4-tuple meet CLOSED or a listener and draw a RST (RFC 9293 §3.10.7.1, §3.10.7.2).
+  ++counters_.fin_wait2_timeouts;
+  reap(index);
+  return true;
 }
 
 void TcpLayer::on_closed(std::uint32_t index) noexcept {
@@ -450,11 +474,12 @@ const Connection* TcpLayer::find(ConnHandle h) const noexcept {
   return s == nullptr ? nullptr : s->conn.get();
 }
 
-void TcpLayer::close(Instant, ConnHandle h) noexcept {
+void TcpLayer::close(Instant now, ConnHandle h) noexcept {
   Slot* s = slot_for(h);
   if (s == nullptr || s->owner != Owner::kApp) return;
   s->owner = Owner::kOrphan;
   s->conn->close();
+  fin_wait2_timer(now, h.index);  // already in FIN-WAIT-2 after a half-close: the clock starts now
   settle(h.index);
   mark_ready(h.index);
 }
@@ -802,6 +827,7 @@ void TcpLayer::poll(Instant now, ip::IpSender& out) noexcept {
     Slot& s = slots_[index];
     s.ready = false;
     if (!s.conn) continue;
+    if (fin_wait2_timer(now, index)) continue;
     ++counters_.connections_polled;
     Connection& c = *s.conn;
     const FourTuple& t = c.tuple();

@@ -82,6 +82,7 @@ class Result {
   X(half_open_superseded)        /* half-open entries replaced by a valid cookie ACK for the same tuple */ \
   X(connections_reaped)                                                                                 \
   X(time_wait_evicted)           /* oldest TIME-WAIT dropped early to respect max_time_wait */          \
+  X(fin_wait2_timeouts)          /* orphans dropped after ConnectionConfig::fin_wait2_timeout */        \
   X(tx_segments)                                                                                        \
   X(connections_polled)          /* connections poll() drove (ready or timer due): idle ones are not */ \
   X(drop_tx_no_route) X(drop_tx_too_big) X(drop_tx_link)                                                \
@@ -168,6 +169,7 @@ class TcpLayer final : public ip::TransportHandler {
     bool ready = false;      // in ready_
     bool time_wait = false;  // counted in time_wait_count_
     std::optional<Instant> timer;  // the deadline this slot has in timers_
+    std::optional<Instant> fin_wait2_deadline;  // an orphan in FIN-WAIT-2 is dropped then (fin_wait2_timeout)
   };
   struct ListenerSlot {
     std::optional<Listener> listener;
@@ -191,6 +193,9 @@ class TcpLayer final : public ip::TransportHandler {
   void mark_ready(std::uint32_t index) noexcept;
   void schedule(std::uint32_t index) noexcept;
   void prune_timers() noexcept;
+  // Arms an orphan's FIN-WAIT-2 deadline, clears it once the connection left FIN-WAIT-2 (its FIN came), or,
+  // when it passed, drops the connection silently. True when it dropped it (the slot is free).
+  bool fin_wait2_timer(Instant now, std::uint32_t index) noexcept;
   // Bookkeeping after anything happened to a connection: closure, handshake completion, TIME-WAIT, timer.
   // `reschedule` false: the caller marks the connection ready, and poll() reschedules it after driving it.
   void settle(std::uint32_t index, bool reschedule = true) noexcept;

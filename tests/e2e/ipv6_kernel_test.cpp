@@ -29,6 +29,7 @@
 
 #include "child.hpp"
 #include "netns.hpp"
+#include "stream_pattern.hpp"
 
 namespace {
 
@@ -45,43 +46,12 @@ std::string tapstack_bin() {
   return p ? p : "tapstack";
 }
 
-// The stream `tapstack send` writes (cli/pattern.hpp), written out again as an independent oracle: byte i is
-// byte i % 8 (little-endian) of SplitMix64's output for state (i / 8 + 1) * 0x9e3779b97f4a7c15.
-std::uint64_t splitmix(std::uint64_t word_index) {
-  std::uint64_t z = (word_index + 1) * 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-void fill_pattern(std::uint64_t offset, char* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t pos = offset + i;
-    out[i] = char(splitmix(pos / 8) >> (8 * (pos % 8)));
-  }
-}
-struct Fnv1a {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  void add(const char* p, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ std::uint8_t(p[i])) * 0x100000001b3ull;
-  }
-  std::string hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
-std::string pattern_hash(std::uint64_t n) {
-  Fnv1a f;
-  std::vector<char> buf(1 << 20);
-  for (std::uint64_t off = 0; off < n; off += buf.size()) {
-    const std::size_t k = std::size_t(std::min<std::uint64_t>(buf.size(), n - off));
-    fill_pattern(off, buf.data(), k);
-    f.add(buf.data(), k);
-  }
-  return f.hex();
-}
-
 using tapstack::test::Child;
+using tapstack::test::pattern_hash;
+using tapstack::test::read_all;
+using tapstack::test::ReadResult;
+using tapstack::test::seconds_since;
+using tapstack::test::write_pattern;
 
 sockaddr_in6 addr6(const char* ip, std::uint16_t port) {
   sockaddr_in6 a{};
@@ -98,49 +68,6 @@ int socket6(int type, std::chrono::seconds timeout) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
 }
-// Writes the pattern [0, n) to fd, then half-closes. Returns the bytes written.
-std::uint64_t write_pattern(int fd, std::uint64_t n) {
-  std::vector<char> buf(1 << 20);
-  std::uint64_t off = 0;
-  while (off < n) {
-    const std::size_t k = std::size_t(std::min<std::uint64_t>(buf.size(), n - off));
-    fill_pattern(off, buf.data(), k);
-    std::size_t done = 0;
-    while (done < k) {
-      const ssize_t w = send(fd, buf.data() + done, k - done, MSG_NOSIGNAL);
-      if (w <= 0) return off + done;
-      done += std::size_t(w);
-    }
-    off += k;
-  }
-  shutdown(fd, SHUT_WR);
-  return off;
-}
-struct ReadResult {
-  std::uint64_t bytes = 0;
-  std::string hash;
-  ssize_t last = 0;  // 0: EOF; -1: error in `err`
-  int err = 0;
-};
-ReadResult read_all(int fd) {
-  ReadResult r;
-  Fnv1a f;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) {
-      r.last = n;
-      r.err = n < 0 ? errno : 0;
-      break;
-    }
-    f.add(buf.data(), std::size_t(n));
-    r.bytes += std::uint64_t(n);
-  }
-  r.hash = f.hex();
-  return r;
-}
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 class Ipv6Kernel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
