@@ -36,6 +36,14 @@ class SpscByteRing {
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
 
+  // ---- Either thread, or a third one watching the ring ----
+
+  // Positions: bytes published and bytes consumed since construction (acquire loads, so a watcher that sees a
+  // position also sees the bytes behind it). The socket facade's loop compares them with what it last saw to
+  // learn that the application, at the other end of a shared TCP buffer, wrote or read.
+  std::size_t produced() const noexcept { return prod_.head.load(std::memory_order_acquire); }
+  std::size_t consumed() const noexcept { return cons_.tail.load(std::memory_order_acquire); }
+
   // ---- Producer side ----
 
   // capacity - readable. Exact on the producer's thread (the consumer can only make it grow meanwhile).
