@@ -4,7 +4,8 @@
 // Internal to socket/ (socket.cpp, poll.cpp, runtime.cpp); not part of the facade's API.
 //
 // Threads: the application side writes `tx`/`dtx` and reads `rx`/`drx` (one SPSC ring per direction, the
-// loop on the other end); everything else shared is atomic. `loop` is touched by the stack loop only (in
+// loop on the other end; for TCP, `tx` and `rx` are the connection's own send and receive buffers, so payload
+// is copied once between the application and the wire); everything else shared is atomic. `loop` is touched by the stack loop only (in
 // manual mode, by the thread that polls). The loop publishes data before state (release), and application
 // code reads state before data (acquire), so "EOF" or "error" is never seen before the bytes that preceded it.
 #pragma once
@@ -61,9 +62,15 @@ struct SocketCore {
   const ip::Family family;
   const int fd;  // fileno(): unique per runtime
 
-  // Set before the loop first sees the core (it sees it through a command) and never replaced afterwards.
-  std::unique_ptr<SpscByteRing> tx, rx;             // TCP: application -> loop, loop -> application
-  std::unique_ptr<SpscRing<Datagram>> dtx, drx;     // UDP: datagrams to send, datagrams received
+  // TCP: the connection's send and receive buffers (tcp::Connection::send_buffer / recv_buffer), shared with
+  // it: the application produces into tx and consumes from rx, the connection (the loop) does the rest. Set by
+  // the loop once, when connect() or accept() creates the connection, before it publishes any phase past
+  // kFresh; application code touches them only after it saw such a phase (acquire) or got the command back.
+  // Shared ownership: the connection may drain tx after close() (FIN, TIME-WAIT) and the application may read
+  // rx after the connection was reaped.
+  std::shared_ptr<SpscByteRing> tx, rx;
+  // UDP: datagrams to send, datagrams received. Set before the loop first sees the core, never replaced.
+  std::unique_ptr<SpscRing<Datagram>> dtx, drx;
 
   // Published by the loop.
   std::atomic<Phase> phase{Phase::kFresh};
@@ -72,7 +79,18 @@ struct SocketCore {
   std::atomic<bool> eof{false};           // TCP: the peer's FIN arrived and every byte before it is in rx
   std::atomic<bool> send_closed{false};   // TCP: the connection takes no more data (closed, reset)
   std::atomic<std::uint32_t> accept_ready{0};  // listener: established connections waiting for accept()
-  std::atomic<std::uint32_t> rx_blocked{0};  // 1: the loop holds received data that did not fit rx / drx
+  std::atomic<std::uint32_t> rx_blocked{0};  // UDP, 1: the loop holds received datagrams that did not fit drx
+
+  // TCP, copy-once signals. The application sets a bit of `app_dirty` after it wrote tx (kTxWritten) or after
+  // its read of rx reached `rx_wake_at` (kRxRead), and wakes the loop only when the word goes from 0 to
+  // something (a write per loop iteration at most, a syscall only if the loop sleeps); the loop clears it when
+  // it looks at the socket. `rx_wake_at`: the rx consumer position (SpscByteRing::consumed) from which reading
+  // makes a window update due (Connection::window_update_after), set by the loop before it sleeps; reading
+  // below it wakes nobody. Both sides access rx_wake_at by read-modify-writes (as `waiters` and `rx_blocked`),
+  // so that either the application sees the loop's new target or the loop sees the application's read.
+  static constexpr std::uint32_t kTxWritten = 1, kRxRead = 2;
+  std::atomic<std::uint32_t> app_dirty{0};
+  std::atomic<std::size_t> rx_wake_at{0};
 
   // Set by the application (any thread): close() happened.
   std::atomic<bool> closed{false};
@@ -91,7 +109,12 @@ struct SocketCore {
     std::optional<ip::Endpoint> bound;  // TCP bind() address, used by listen() / connect()
     bool in_bind_table = false;
     Options opts;
-    bool closing = false;  // close() arrived; the loop finishes sending tx first
+    bool closing = false;  // close() arrived
+    // TCP ring positions the loop last acted on: what the application wrote (tx produced: poll the connection)
+    // and read (rx consumed: maybe a window update), what the connection received (rx produced: wake readers)
+    // and had acknowledged (tx consumed: wake writers), and the rx_wake_at it last published.
+    std::size_t tx_produced = 0, tx_consumed = 0, rx_produced = 0, rx_consumed = 0;
+    std::size_t rx_wake_at = 0;
     // Last published values, so that a change (and only a change) notifies.
     Phase phase = Phase::kFresh;
     int error = 0;

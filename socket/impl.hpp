@@ -30,8 +30,12 @@ struct SocketImpl {
   Deadline deadline(int flags) const noexcept;
   // Fills `cmd` for this socket.
   void prepare(Command& cmd, Command::Kind kind) const;
-  // After consuming from rx / drx: lets the loop move data it held back for lack of room.
+  // After consuming from rx (TCP: wakes the loop if the read makes a window update due) or drx (UDP: lets the
+  // loop move datagrams it held back for lack of room).
   void after_consume() noexcept;
+  // After writing tx (TCP): the loop polls the connection, which sends what the window allows.
+  void after_produce() noexcept { mark_dirty(SocketCore::kTxWritten); }
+  void mark_dirty(std::uint32_t bit) noexcept;
   // The runtime's facade internals, for socket.cpp's helpers.
   std::error_code call(Command& c) noexcept { return rt->call(c); }
   std::error_code wait(FunctionRef<bool()> ready, std::optional<Instant> at) { return rt->wait(*core, ready, at); }

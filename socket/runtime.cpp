@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <new>
 #include <stdexcept>
@@ -14,6 +15,8 @@
 
 #include "socket/constants.hpp"
 #include "socket/core.hpp"
+#include "socket/impl.hpp"
+#include "socket/socket.hpp"
 #include "socket/resolver_driver.hpp"
 #include "socket/sys.hpp"
 #include "tcp/state.hpp"
@@ -370,7 +373,8 @@ void Runtime::run_loop() {
     now = clock.now();
     if (at && *at <= now) continue;
     sleeping_.exchange(1, std::memory_order_acq_rel);  // pairs with wake_loop()
-    if (stop_.load(std::memory_order_acquire) || !commands_.empty() || has_work()) {
+    // arm_wakeups() before has_work(), which looks at what it armed.
+    if (stop_.load(std::memory_order_acquire) || !commands_.empty() || arm_wakeups() || has_work()) {
       sleeping_.exchange(0, std::memory_order_acq_rel);
       continue;
     }
@@ -506,6 +510,62 @@ void Runtime::notify(SocketCore& c) noexcept {
   events_changed_ = true;
 }
 
+Runtime::TcpInternals Runtime::tcp_internals(const socket& s) const noexcept {
+  TcpInternals t;
+  if (!s.impl_ || s.impl_->core->proto != Proto::kTcp) return t;
+  const SocketCore& c = *s.impl_->core;
+  t.tx = c.tx.get();
+  t.rx = c.rx.get();
+  if (c.loop.conn) t.conn = tcp_->find(*c.loop.conn);
+  return t;
+}
+
+// Copy-once: the socket's rings are the connection's buffers from now on. Called once per TCP core, by the loop,
+// before it publishes a phase past kFresh (core.hpp).
+void Runtime::adopt_buffers(SocketCore& c, tcp::Connection& conn) noexcept {
+  conn.share_buffers();  // full size first: a ring shared with the application thread never grows
+  c.tx = conn.send_buffer();
+  c.rx = conn.recv_buffer();
+  auto& L = c.loop;
+  L.tx_produced = c.tx->produced();
+  L.tx_consumed = c.tx->consumed();
+  L.rx_produced = c.rx->produced();  // bytes that arrived before accept() wake nobody: nobody waits yet
+  L.rx_consumed = c.rx->consumed();
+  L.rx_wake_at = 0;
+  c.rx_wake_at.store(0, std::memory_order_relaxed);  // the core is not shared with another thread yet
+}
+
+// tx has room worth a writer's wake-up: drained, or a quarter of it free.
+bool Runtime::tx_room_to_report(const SocketCore& c) noexcept {
+  const std::size_t left = c.tx->produced() - c.tx->consumed();  // the loop consumes: exact from its side
+  return left == 0 || c.tx->capacity() - left >= c.tx->capacity() / 4;
+}
+
+// Before the loop sleeps: tells each TCP socket's reader from which position its reads make a window update
+// due, i.e. when it has to wake the loop (SocketImpl::after_consume). The exchange pairs with the reader's
+// read-modify-write of rx_wake_at: either the reader sees the new target, or has_work(), which runs next, sees
+// the reader's progress. True when a window update is due already (the connection is marked for the next poll).
+bool Runtime::arm_wakeups() noexcept {
+  bool due = false;
+  for (const auto& cp : sockets_) {
+    SocketCore& c = *cp;
+    auto& L = c.loop;
+    if (c.proto != Proto::kTcp || !L.conn || L.closing) continue;
+    const tcp::Connection* fc = tcp_->find(*L.conn);
+    if (fc == nullptr) continue;
+    const std::optional<std::size_t> more = fc->window_update_after();
+    if (more && *more == 0) {
+      tcp_->connection(*L.conn);
+      due = true;
+    }
+    const std::size_t target = more ? c.rx->consumed() + *more : std::numeric_limits<std::size_t>::max();
+    if (target == L.rx_wake_at) continue;
+    L.rx_wake_at = target;
+    c.rx_wake_at.exchange(target, std::memory_order_acq_rel);
+  }
+  return due;
+}
+
 std::error_code Runtime::register_core(const std::shared_ptr<SocketCore>& c) noexcept {
   if (c->loop.registered) return {};
   try {
@@ -549,12 +609,16 @@ bool Runtime::tcp_has_work(const SocketCore& c) const noexcept {
   if (!L.conn) return false;
   const tcp::Connection* fc = tcp_->find(*L.conn);
   if (fc == nullptr) return !L.eof && L.error == 0;
-  if (c.tx->size() != 0 && (fc->send_free() != 0 || (L.closing && !can_still_send(fc->state())))) return true;
-  const std::size_t avail = fc->recv_available();
-  if (avail != 0 && !L.closing && c.rx->free_space() != 0) return true;
+  // The application wrote, or read far enough for a window update (threaded: rx_wake_at was armed before this
+  // look; manual mode arms nothing, so any read counts).
+  if (c.app_dirty.load(std::memory_order_acquire) != 0 || c.tx->produced() != L.tx_produced) return true;
+  const std::size_t read = c.rx->consumed();
+  if (read != L.rx_consumed && (manual_ || read >= L.rx_wake_at)) return true;
+  // Unpublished progress: bytes received (readers to wake), send room (writers to wake).
+  if (c.rx->produced() != L.rx_produced || (c.tx->consumed() != L.tx_consumed && tx_room_to_report(c))) return true;
   // Unpublished state.
   if (L.phase == Phase::kConnecting && tcp::is_synchronized(fc->state())) return true;
-  if (avail == 0 && ((fc->error() && fc->error().value() != L.error) || (fc->recv_finished() && !L.eof))) return true;
+  if ((fc->error() && fc->error().value() != L.error) || (fc->fin_received() && !L.eof)) return true;
   return L.phase == Phase::kConnected && !can_still_send(fc->state()) && !L.send_closed;
 }
 
@@ -592,42 +656,34 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
   if (!L.conn) return;
   const tcp::Connection* fc = tcp_->find(*L.conn);
   bool wake = false;
-  std::size_t avail = 0;
   if (fc != nullptr) {
-    // Application -> connection: one copy from the facade's ring into the connection's send buffer.
-    const std::size_t pending = c.tx->size();
-    const std::size_t room = pending != 0 ? fc->send_free() : 0;
-    if (room != 0) {
-      tcp::Connection* conn = tcp_->connection(*L.conn);
-      const auto spans = c.tx->readable(0, std::min(pending, room));
-      std::size_t n = conn->send(spans[0]);
-      if (n == spans[0].size() && !spans[1].empty()) n += conn->send(spans[1]);
-      c.tx->consume(n);
-      // A writer blocked on a full ring wakes once a quarter of it is free (or it drained), not per segment.
-      const std::size_t left = c.tx->size();
-      if (n != 0 && (left == 0 || c.tx->capacity() - left >= c.tx->capacity() / 4)) wake = true;
+    // Copy-once: tx and rx are the connection's own buffers, so no byte moves here. What the application did
+    // to them since the last look makes the connection worth polling: new bytes to send, or room that may
+    // call for a window update (the connection decides, RFC 9293 §3.8.6.2.2).
+    if (c.app_dirty.load(std::memory_order_relaxed) != 0) c.app_dirty.exchange(0, std::memory_order_acq_rel);
+    const std::size_t written = c.tx->produced();
+    const std::size_t read = c.rx->consumed();
+    if (written != L.tx_produced || read != L.rx_consumed) {
+      L.tx_produced = written;
+      L.rx_consumed = read;
+      tcp_->connection(*L.conn);  // marks it for this iteration's poll
     }
-    // Connection -> application (a closing socket's unread data is dropped with it).
-    avail = fc->recv_available();
-    if (avail != 0 && !L.closing) {
-      const auto w = c.rx->writable();
-      if (!w[0].empty()) {
-        tcp::Connection* conn = tcp_->connection(*L.conn);
-        std::size_t n = conn->recv(w[0]);
-        if (n == w[0].size() && !w[1].empty()) n += conn->recv(w[1]);
-        c.rx->commit(n);
-        if (n != 0) wake = true;
-        avail = fc->recv_available();
-      }
+    // What the connection did: bytes received wake readers; bytes acknowledged (tx space) wake a blocked
+    // writer once a quarter of the ring is free or it drained, not per ACK.
+    const std::size_t received = c.rx->produced();
+    if (received != L.rx_produced) {
+      L.rx_produced = received;
+      wake = true;
     }
-  }
-  const bool blocked = avail != 0;
-  if (blocked != L.rx_blocked) {
-    L.rx_blocked = blocked;
-    c.rx_blocked.exchange(blocked ? 1 : 0, std::memory_order_acq_rel);  // RMW: pairs with after_consume()
+    const std::size_t acked = c.tx->consumed();
+    if (acked != L.tx_consumed && tx_room_to_report(c)) {
+      L.tx_consumed = acked;
+      wake = true;
+    }
   }
 
-  // State, published after the data (release): EOF and errors only once every byte before them is in rx.
+  // State, published after the data (release): the connection committed every byte before a FIN or an error
+  // to rx before it noted them.
   Phase phase = L.phase;
   int err = L.error;
   bool eof = L.eof;
@@ -640,12 +696,10 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
   } else {
     const tcp::State st = fc->state();
     if (phase == Phase::kConnecting && tcp::is_synchronized(st)) phase = Phase::kConnected;
-    if (avail == 0) {
-      if (fc->error()) {
-        err = fc->error().value();
-      } else if (fc->recv_finished() || (st == tcp::State::kClosed && phase == Phase::kConnected)) {
-        eof = true;
-      }
+    if (fc->error()) {
+      err = fc->error().value();
+    } else if (fc->fin_received() || (st == tcp::State::kClosed && phase == Phase::kConnected)) {
+      eof = true;
     }
   }
   if (phase != L.phase) {
@@ -726,9 +780,8 @@ void Runtime::finish_close(SocketCore& c, Instant now) noexcept {
     if (L.opts.linger_abort) {
       tcp_->abort(now, *L.conn);  // SO_LINGER {1, 0}: RST now (RFC 9293 §3.10.5), unsent data dropped
     } else {
-      const tcp::Connection* fc = tcp_->find(*L.conn);
-      // close() sends what the application wrote first, then FIN (RFC 9293 §3.10.4).
-      if (fc != nullptr && !fc->error() && can_still_send(fc->state()) && c.tx->size() != 0) return;
+      // FIN after every byte the application wrote (RFC 9293 §3.10.4): they are in the connection's send
+      // buffer already (tx), which the connection keeps (shared) through the FIN handshake and TIME-WAIT.
       tcp_->close(now, *L.conn);
     }
     L.conn.reset();
@@ -848,10 +901,12 @@ void Runtime::execute(Command& cmd, Instant now) noexcept {
           break;
         }
         L.conn = *r;
-        if (L.opts.nodelay) tcp_->connection(*r)->set_nodelay(true);
+        tcp::Connection* conn = tcp_->connection(*r);
+        adopt_buffers(c, *conn);
+        if (L.opts.nodelay) conn->set_nodelay(true);
         L.phase = Phase::kConnecting;
         c.phase.store(Phase::kConnecting, std::memory_order_release);
-        cmd.local = tcp_->find(*r)->tuple().local;
+        cmd.local = conn->tuple().local;
       }
       break;
 
@@ -900,15 +955,14 @@ void Runtime::execute(Command& cmd, Instant now) noexcept {
       if (h) {
         try {
           auto nc = std::make_shared<SocketCore>(Proto::kTcp, c.family, next_fd());
-          nc->tx = std::make_unique<SpscByteRing>(L.opts.sndbuf != 0 ? L.opts.sndbuf : cfg_.tcp_send_buffer);
-          nc->rx = std::make_unique<SpscByteRing>(L.opts.rcvbuf != 0 ? L.opts.rcvbuf : cfg_.tcp_recv_buffer);
+          tcp::Connection* conn = tcp_->connection(*h);
+          adopt_buffers(*nc, *conn);  // bytes that arrived before accept() are in rx already
           nc->loop.opts = L.opts;
           nc->loop.opts.linger_abort = false;
           nc->loop.conn = *h;
           nc->loop.phase = Phase::kConnected;
           nc->phase.store(Phase::kConnected, std::memory_order_release);
           if (const std::error_code ec = register_core(nc)) throw std::bad_alloc{};
-          tcp::Connection* conn = tcp_->connection(*h);
           if (L.opts.nodelay) conn->set_nodelay(true);
           cmd.local = conn->tuple().local;
           cmd.remote = conn->tuple().remote;
@@ -929,7 +983,7 @@ void Runtime::execute(Command& cmd, Instant now) noexcept {
 
     case Command::Kind::kClose:
       L.closing = true;
-      sync(c, now);  // moves what it can and finishes the close (now, or once tx has drained)
+      sync(c, now);  // notes what was written last and finishes the close
       break;
 
     case Command::Kind::kSetOption:

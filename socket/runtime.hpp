@@ -4,12 +4,15 @@
 //
 // Threaded mode (Runtime(link, cfg); start()): one stack-loop thread owns every protocol object. It sleeps in
 // ppoll(2) on the link's wait_fd() and an eventfd until the earliest poll_at(); application threads never touch
-// protocol state. A socket's bytes cross through lock-free SPSC rings (SpscByteRing per direction for TCP, a
-// ring of datagrams per direction for UDP); commands (bind, connect, listen, accept, close, setsockopt) through
+// protocol state. A socket's bytes cross through lock-free SPSC rings (for TCP the connection's own send and
+// receive buffers, SpscByteRing, which the application writes and reads directly: payload is copied once
+// between the application and the wire; a ring of datagrams per direction for UDP); commands (bind, connect, listen, accept, close, setsockopt) through
 // a lock-free MPSC queue, each with a completion the caller sleeps on. A blocked caller sleeps on a futex and
 // wakes on data, space, a state change, close() or its deadline (steady clock, microsecond resolution). The loop
 // wakes a caller only when one is waiting (a counter it reads) and, for send space, only once a quarter of the
-// ring is free; the application wakes the loop (an eventfd write) only when the loop is asleep.
+// ring is free; the application wakes the loop (an eventfd write) only when the loop is asleep, and then only
+// for what the loop needs: bytes written (once per loop iteration, a per-socket flag) and, for reads, only
+// once they open the receive window enough for a window update (a target the loop arms before it sleeps).
 //
 // Manual mode (Runtime(link, cfg, Runtime::Manual)): no thread. The caller drives poll(now) itself (tests on a
 // virtual clock, single-threaded programs, as MicroPython on a microcontroller), and socket calls run their
@@ -57,14 +60,15 @@ class EventFdHolder;
 }  // namespace detail
 
 class ResolverDriver;
+class socket;
 
 struct RuntimeConfig {
   ip::InterfaceConfig interface;            // MAC, IPv4 address/prefix, gateway, ARP and reassembly bounds
   udp::LayerConfig udp{};
   tcp::LayerConfig tcp{};
   std::optional<std::uint64_t> seed;        // SeededRng (reproducible tests); unset: SecureRng (getrandom)
-  // SO_SNDBUF / SO_RCVBUF defaults for TCP sockets: the connection's buffer and the ring in front of it each
-  // get this many bytes.
+  // SO_SNDBUF / SO_RCVBUF defaults for TCP sockets: the size of the connection's send and receive buffers,
+  // which the application reads and writes directly (copy-once; a power of two, rounded up).
   std::size_t tcp_send_buffer = 256 * 1024;
   std::size_t tcp_recv_buffer = 256 * 1024;
   std::size_t udp_ring_datagrams = 64;      // datagrams each way between the application and the loop
@@ -146,6 +150,14 @@ class Runtime {
   udp::UdpLayer& udp() noexcept { return *udp_; }
   const RuntimeConfig& config() const noexcept { return cfg_; }
   std::size_t socket_count() const noexcept { return sockets_.size(); }  // sockets the loop tracks
+  // A TCP socket's rings and the connection behind it (nullptr where there is none; a closed socket has no
+  // connection). Copy-once: tx and rx are the connection's send_buffer() and recv_buffer().
+  struct TcpInternals {
+    const SpscByteRing* tx = nullptr;
+    const SpscByteRing* rx = nullptr;
+    const tcp::Connection* conn = nullptr;
+  };
+  TcpInternals tcp_internals(const socket& s) const noexcept;
 
  private:
   friend class socket;
@@ -187,6 +199,9 @@ class Runtime {
   void sync_tcp(detail::SocketCore& c, Instant now) noexcept;
   void sync_udp(detail::SocketCore& c) noexcept;
   void notify(detail::SocketCore& c) noexcept;
+  void adopt_buffers(detail::SocketCore& c, tcp::Connection& conn) noexcept;
+  static bool tx_room_to_report(const detail::SocketCore& c) noexcept;
+  bool arm_wakeups() noexcept;
   std::error_code register_core(const std::shared_ptr<detail::SocketCore>& c) noexcept;
   void unregister_core(detail::SocketCore& c) noexcept;
   std::error_code ensure_udp(const std::shared_ptr<detail::SocketCore>& c) noexcept;

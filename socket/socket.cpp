@@ -97,9 +97,9 @@ std::size_t tcp_send(SocketImpl& s, Bytes data, const Deadline& d, std::error_co
       return 0;
     }
     if (data.empty()) return 0;
-    const std::size_t n = c.tx->write(data);
+    const std::size_t n = c.tx->write(data);  // straight into the connection's send buffer
     if (n != 0) {
-      s.wake_loop();
+      s.after_produce();
       return n;
     }
     if (d.nonblocking) {
@@ -387,9 +387,25 @@ void SocketImpl::prepare(Command& cmd, Command::Kind kind) const {
 }
 
 void SocketImpl::after_consume() noexcept {
+  SocketCore& c = *core;
+  if (c.proto == Proto::kTcp) {
+    // An RMW, pairing with the loop's exchange of rx_wake_at in Runtime::arm_wakeups(): either this thread
+    // sees the loop's target, or the loop, about to sleep, sees this read. Below the target no window update
+    // is due, and the loop need not hear of it.
+    if (c.rx->consumed() < c.rx_wake_at.fetch_add(0, std::memory_order_acq_rel)) return;
+    mark_dirty(SocketCore::kRxRead);
+    return;
+  }
   // An RMW, pairing with the loop's exchange of rx_blocked and of its sleeping flag: either the loop sees the
   // room this thread just made, or this thread sees that it holds data back and wakes it.
-  if (core->rx_blocked.fetch_add(0, std::memory_order_acq_rel) != 0) rt->wake_loop();
+  if (c.rx_blocked.fetch_add(0, std::memory_order_acq_rel) != 0) rt->wake_loop();
+}
+
+void SocketImpl::mark_dirty(std::uint32_t bit) noexcept {
+  // Only the first mark since the loop last looked wakes it (wake_loop: an eventfd write only if it sleeps).
+  // Either this RMW comes after the loop's clearing exchange, reads 0 and wakes it, or the loop's exchange
+  // reads this mark and synchronizes with it (and with the ring write before it).
+  if (core->app_dirty.fetch_or(bit, std::memory_order_acq_rel) == 0) rt->wake_loop();
 }
 
 int revents(const SocketImpl* impl, int mask) noexcept {
@@ -597,14 +613,7 @@ void socket::connect(const SockAddr& addr, std::error_code& ec) noexcept {
     return;
   }
   if (ph == Phase::kFresh) {
-    try {
-      const RuntimeConfig& cfg = s->rt->config();
-      if (!c.tx) c.tx = std::make_unique<SpscByteRing>(s->opts.sndbuf != 0 ? s->opts.sndbuf : cfg.tcp_send_buffer);
-      if (!c.rx) c.rx = std::make_unique<SpscByteRing>(s->opts.rcvbuf != 0 ? s->opts.rcvbuf : cfg.tcp_recv_buffer);
-    } catch (const std::bad_alloc&) {
-      ec = errc(ENOBUFS);
-      return;
-    }
+    // The loop creates the connection, whose buffers become the socket's rings (SocketCore::tx / rx).
     Command cmd;
     s->prepare(cmd, Command::Kind::kConnect);
     cmd.ep = addr.endpoint();

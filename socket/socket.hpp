@@ -158,6 +158,7 @@ class socket {
  private:
   friend class SocketFile;
   friend class poll;
+  friend class Runtime;  // tcp_internals()
   explicit socket(std::shared_ptr<detail::SocketImpl> impl) noexcept;
   std::shared_ptr<detail::SocketImpl> impl_;
 };

@@ -37,6 +37,14 @@ class SpscByteRing {
 
   std::size_t capacity() const noexcept { return mask_ + 1; }
 
+  // ---- Either thread, or a third one watching the ring ----
+
+  // Positions: bytes published and bytes consumed since construction (acquire loads, so a watcher that sees a
+  // position also sees the bytes behind it). The socket facade's loop compares them with what it last saw to
+  // learn that the application, at the other end of a shared TCP buffer, wrote or read.
+  std::size_t produced() const noexcept { return prod_.head.load(std::memory_order_acquire); }
+  std::size_t consumed() const noexcept { return cons_.tail.load(std::memory_order_acquire); }
+
   // Moves the bytes to larger storage (`capacity` rounded up to a power of two), each byte keeping its
   // position: the readable ones and whatever write_at() placed beyond head. TCP autotuning starts a buffer small
   // (cache-resident) and grows it as the connection needs. ONLY for a ring whose producer and consumer are the

@@ -58,8 +58,10 @@ Connection::Connection(Instant now, const FourTuple& t, SeqNum iss, std::uint16_
       snd_nxt_{iss},
       snd_max_{iss},
       buf_seq_{iss + 1},
-      send_ring_{initial_size(cfg.send_buffer, cfg.initial_buffer)},
-      recv_ring_{initial_size(cfg.recv_buffer, cfg.initial_buffer)},
+      send_buf_{std::make_shared<SpscByteRing>(initial_size(cfg.send_buffer, cfg.initial_buffer))},
+      recv_buf_{std::make_shared<SpscByteRing>(initial_size(cfg.recv_buffer, cfg.initial_buffer))},
+      send_ring_{*send_buf_},
+      recv_ring_{*recv_buf_},
       assembler_{cfg.max_ooo_ranges},
       rtt_{cfg.rtt},
       cc_{make_congestion_control(cfg.congestion)} {
@@ -199,8 +201,8 @@ void Connection::close() noexcept {
       break;
     case State::kEstablished:
     case State::kCloseWait:
+      fin_seq_ = data_end();  // before fin_queued_, which freezes data_end() at fin_seq_
       fin_queued_ = true;
-      fin_seq_ = data_end();
       state_ = state_ == State::kEstablished ? State::kFinWait1 : State::kLastAck;
       persist_at_.reset();
       break;
@@ -751,7 +753,7 @@ void Connection::process_data(Instant now, SeqNum seq, Bytes data, bool fin) noe
 // grows to twice what the application took in it, so a sender held back by our window can double it every round
 // trip, and a connection whose application reads little keeps a small buffer.
 void Connection::autotune_recv(Instant now) noexcept {
-  if (cfg_.initial_buffer == 0 || recv_ring_.capacity() >= full_size(cfg_.recv_buffer)) return;
+  if (buffers_shared_ || cfg_.initial_buffer == 0 || recv_ring_.capacity() >= full_size(cfg_.recv_buffer)) return;
   if (!rcv_rtt_seq_) {
     rcv_rtt_seq_ = rcv_nxt_ + std::max<std::uint32_t>(rcv_wnd(), rcv_mss_);
     rcv_rtt_start_ = now;
@@ -783,11 +785,19 @@ void Connection::autotune_recv(Instant now) noexcept {
     recv_ring_.grow(std::min<std::uint64_t>(std::bit_ceil(want), full_size(cfg_.recv_buffer)));
 }
 
+void Connection::share_buffers() noexcept {
+  if (buffers_shared_) return;
+  buffers_shared_ = true;
+  // If memory is short the rings stay smaller: correct, only a smaller window.
+  send_ring_.grow(full_size(cfg_.send_buffer));
+  recv_ring_.grow(full_size(cfg_.recv_buffer));
+}
+
 // Send-buffer autotuning (Linux tcp_sndbuf_expand): room for twice the congestion window, so the window, not
 // the buffer, limits what is in flight. cwnd grows only while cwnd-limited (RFC 7661), so an application-
 // limited or receiver-limited connection keeps a small buffer.
 void Connection::autotune_send() noexcept {
-  if (cfg_.initial_buffer == 0 || send_ring_.capacity() >= full_size(cfg_.send_buffer)) return;
+  if (buffers_shared_ || cfg_.initial_buffer == 0 || send_ring_.capacity() >= full_size(cfg_.send_buffer)) return;
   const std::uint64_t want = 2 * std::uint64_t(cc_->cwnd());
   if (want > send_ring_.capacity())
     send_ring_.grow(std::min<std::uint64_t>(std::bit_ceil(want), full_size(cfg_.send_buffer)));
@@ -849,7 +859,12 @@ void Connection::on_icmp_error(Instant now, const ip::IcmpErrorInfo& info, SeqNu
 
 std::uint32_t Connection::tsval(Instant now) const noexcept { return std::uint32_t(now.millis()) + ts_offset_; }
 
-SeqNum Connection::data_end() const noexcept { return buf_seq_ + std::uint32_t(send_ring_.size()); }
+// After close() the end is the FIN's sequence number: with a shared send buffer, bytes another thread writes
+// after the close (a racing send on the facade) are never sent past the FIN.
+SeqNum Connection::data_end() const noexcept {
+  if (fin_queued_) return fin_seq_;
+  return buf_seq_ + std::uint32_t(send_ring_.size());
+}
 
 std::uint32_t Connection::flight() const noexcept {
   if (sack_ok_ && (in_recovery_ || scoreboard_.range_count() != 0)) {
@@ -947,6 +962,21 @@ bool Connection::window_update_due() const noexcept {
   const std::uint32_t threshold = std::min<std::uint32_t>(std::uint32_t(recv_ring_.capacity() / 2), rcv_mss_);
   const std::uint32_t cur = forward_distance(rcv_nxt_, edge);
   return incr >= threshold && forward_distance(rcv_nxt_, cand) >= 2 * std::uint64_t(cur);
+}
+
+std::optional<std::size_t> Connection::window_update_after() const noexcept {
+  if (fin_received_) return std::nullopt;
+  if (state_ != State::kEstablished && state_ != State::kFinWait1 && state_ != State::kFinWait2) return std::nullopt;
+  // window_update_due() holds once the candidate window W = min(free, 0xffff << scale) reaches both
+  // cur + max(threshold, 1) (the edge moves right by the SWS threshold) and 2 * cur (the window doubled), cur
+  // being the window still open at the advertised edge. Consuming d bytes adds d to the free space.
+  const SeqNum edge = seq_max(rcv_adv_, rcv_nxt_);
+  const std::uint64_t cur = forward_distance(rcv_nxt_, edge);
+  const std::uint64_t threshold = std::min<std::uint64_t>(recv_ring_.capacity() / 2, rcv_mss_);
+  const std::uint64_t need = std::max(cur + std::max<std::uint64_t>(threshold, 1), 2 * cur);
+  if (need > (std::uint64_t(0xffff) << rcv_wscale_) || need > recv_ring_.capacity()) return std::nullopt;
+  const std::uint64_t free = recv_ring_.free_space();
+  return free >= need ? 0 : std::size_t(need - free);
 }
 
 void Connection::fill_ack(Instant now, Repr& r) noexcept {

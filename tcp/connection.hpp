@@ -103,6 +103,23 @@ class Connection {
   bool fin_received() const noexcept { return fin_received_; }
   const ConnectionConfig& config() const noexcept { return cfg_; }
 
+  // Copy-once: the send and receive buffers, which the connection allocates and shares. Whoever takes them
+  // (the socket facade's application thread) becomes the send buffer's producer and the receive buffer's
+  // consumer (SPSC, stack/spsc_byte_ring.hpp) in place of send()/recv()/peek(), which are then no longer
+  // called; the connection stays the other end. Shared ownership decouples the lifetimes: a connection that
+  // outlives its socket (FIN after queued data, TIME-WAIT) still reads what was queued, and an application
+  // still reads what arrived before its connection was reset and reaped.
+  const std::shared_ptr<SpscByteRing>& send_buffer() const noexcept { return send_buf_; }
+  const std::shared_ptr<SpscByteRing>& recv_buffer() const noexcept { return recv_buf_; }
+  // Call before handing the buffers to another thread: they grow to their configured sizes now, because a ring
+  // another thread uses can never grow (SpscByteRing::grow), and autotuning stops for this connection.
+  void share_buffers() noexcept;
+  // How many more bytes the consumer of the receive buffer must take before a window update is due (RFC 9293
+  // §3.8.6.2.2 receiver SWS avoidance, as window_update_due() decides it): 0 when one is due now, nullopt when
+  // none can become due (the peer's FIN arrived, a state that takes no data, a window that cannot open that
+  // far). Valid until the connection next runs; the facade arms its reader's wake-up of the loop with it.
+  std::optional<std::size_t> window_update_after() const noexcept;
+
   // Counters since construction. bytes_out counts payload emitted, retransmissions included; bytes_in counts
   // payload delivered in order to the receive buffer; cwnd/ssthresh/mss/srtt are current values.
   struct Stats {
@@ -224,12 +241,15 @@ class Connection {
   Instant ts_recent_age_{};
   SeqNum last_ack_sent_{};
 
-  // Buffers (payload is copied once, into these).
-  SpscByteRing send_ring_;
-  SpscByteRing recv_ring_;
+  // Buffers (payload is copied once, into these). Owned jointly with whoever took send_buffer() /
+  // recv_buffer(); the references name the same rings for the code below.
+  std::shared_ptr<SpscByteRing> send_buf_, recv_buf_;
+  SpscByteRing& send_ring_;
+  SpscByteRing& recv_ring_;
   // Buffer autotuning (ConnectionConfig::initial_buffer).
   void autotune_recv(Instant now) noexcept;
   void autotune_send() noexcept;
+  bool buffers_shared_ = false;  // share_buffers() was called: the rings never grow again
   std::optional<SeqNum> rcv_rtt_seq_;  // the receiver's round-trip measurement ends when RCV.NXT passes this
   Instant rcv_rtt_start_{};
   std::optional<Duration> rcv_rtt_;
