@@ -921,6 +921,15 @@ Repr Connection::ack_template() const noexcept {
   return r;
 }
 
+std::uint32_t Connection::data_mss() const noexcept {
+  // max_payload(ack_template()) without building the template when it carries no SACK blocks: then its only
+  // option is the timestamps (NOP, NOP, TS: 12 bytes) or nothing.
+  if (sack_ok_ && !assembler_.empty()) return max_payload(ack_template());
+  const std::uint32_t room = std::uint32_t(std::min(peer_mss_, local_mss_)) + kHeaderLen;
+  const std::uint32_t hdr = kHeaderLen + (ts_ok_ ? 12u : 0u);
+  return room > hdr ? room - hdr : 1;
+}
+
 std::uint32_t Connection::max_payload(const Repr& header) const noexcept {
   // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize (options included).
   const std::uint32_t room = std::uint32_t(std::min(peer_mss_, local_mss_)) + kHeaderLen;
@@ -1028,7 +1037,7 @@ std::optional<Connection::TxPlan> Connection::plan_data(Instant) const noexcept 
   const SeqNum end = data_end();
   const std::uint32_t avail = snd_nxt_ < end ? forward_distance(snd_nxt_, end) : 0;
   if (avail > 0) {
-    const std::uint32_t mss = max_payload(ack_template());
+    const std::uint32_t mss = data_mss();
     const std::uint32_t peer = peer_room();
     const std::uint32_t room = std::min(peer, cwnd_room());
     const std::uint32_t n = std::min({avail, room, mss});
@@ -1064,7 +1073,7 @@ std::optional<Connection::TxPlan> Connection::plan_data(Instant) const noexcept 
 // RFC 6675 NextSeg() rule 1.
 std::optional<Connection::TxPlan> Connection::plan_recovery() const noexcept {
   if (!data_state() || !in_recovery_) return std::nullopt;
-  const std::uint32_t mss = max_payload(ack_template());
+  const std::uint32_t mss = data_mss();
   const SeqNum end = data_end();
   auto plan_range = [&](SeqNum s, std::uint32_t len) -> std::optional<TxPlan> {
     // Data part of [s, s + len); a FIN if the range reaches it.
@@ -1094,7 +1103,7 @@ std::optional<Connection::TxPlan> Connection::plan_rule3() const noexcept {
   const std::uint32_t pipe = flight();
   const std::uint32_t cwnd = cc_->cwnd();
   if (pipe >= cwnd || cwnd - pipe < smss_) return std::nullopt;
-  const std::uint32_t mss = max_payload(ack_template());
+  const std::uint32_t mss = data_mss();
   auto r = scoreboard_.next_unsacked_below_highest(snd_una_, seq_max(high_rxt_, snd_una_), mss);
   if (!r) return std::nullopt;
   const SeqNum end = data_end();

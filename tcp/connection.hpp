@@ -182,6 +182,7 @@ class Connection {
   std::uint32_t peer_room() const noexcept;
   bool can_send_fin() const noexcept;
   Repr ack_template() const noexcept;  // ports, ACK, TS echo, SACK blocks
+  std::uint32_t data_mss() const noexcept;  // max_payload of a data segment now (fast when no SACK blocks)
   std::uint32_t max_payload(const Repr& header) const noexcept;
   SeqNum candidate_edge() const noexcept;
   std::uint16_t window_field() noexcept;
