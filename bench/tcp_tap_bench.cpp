@@ -91,8 +91,16 @@ struct Run {
   bool done = false;
   std::string error;
   SteadyTime first{}, last{};
-  double stack_cpu_s = 0, kernel_cpu_s = 0;  // CPU time of each thread (user + system) over the whole run
-  std::atomic<bool> listening{false};
+  // CPU time of each thread (user + system) from the start of the connection (after IPv6 DAD) to its end.
+  double stack_cpu_s = 0, kernel_cpu_s = 0;
+  double stack_cpu0 = 0, kernel_cpu0 = 0;  // each thread's CPU time when its connection work began
+  bool listening = false;  // under `m`; the kernel sender waits for it on `cv` (it used to spin on sched_yield,
+                           // which charged the whole DAD wait, 1-2 s, to the kernel thread's CPU over IPv6)
+  void set_listening() {
+    std::lock_guard g{m};
+    listening = true;
+    cv.notify_all();
+  }
   std::atomic<bool> stop{false};
   void finish(std::string err = {}) {
     std::lock_guard g{m};
@@ -133,6 +141,7 @@ class StackSide {
         now = clock_.now();
       }
     }
+    run.stack_cpu0 = thread_cpu_seconds();
     const ip::IpAddress stack_addr = opts_.ipv6 ? ip::IpAddress{kStackAddr6} : ip::IpAddress{kStackAddr};
     const ip::IpAddress kernel_addr = opts_.ipv6 ? ip::IpAddress{kKernelAddr6} : ip::IpAddress{ip::Ipv4Address{{192, 0, 2, 1}}};
     std::optional<tcp::ListenerHandle> l;
@@ -141,7 +150,7 @@ class StackSide {
       const auto r = tcp_.listen({stack_addr, kPort}, 4);
       if (!r) return run.finish("listen: " + r.error().message());
       l = *r;
-      run.listening = true;
+      run.set_listening();
     } else {
       const auto r = tcp_.connect(now, {kernel_addr, kPort});
       if (!r) return run.finish("connect: " + r.error().message());
@@ -300,7 +309,12 @@ void kernel_receiver(int listen_fd, std::uint64_t bytes, Run& run) {
 
 // The kernel side of linux->stack: connect and send `bytes`, then close.
 void kernel_sender(std::uint64_t bytes, const Options& o, Run& run) {
-  while (!run.listening.load()) std::this_thread::yield();
+  {
+    std::unique_lock g{run.m};
+    run.cv.wait(g, [&] { return run.listening || run.done; });
+    if (run.done) return;  // the stack side failed before it listened
+  }
+  run.kernel_cpu0 = thread_cpu_seconds();
   const KernelAddr sa = kernel_sockaddr(o.ipv6, /*stack_side=*/true);
   const int fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return run.finish(std::string{"socket: "} + std::strerror(errno));
@@ -351,12 +365,12 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   }
   std::thread stack_thread{[&] {
     stack.run(d, run);
-    run.stack_cpu_s = thread_cpu_seconds();
+    run.stack_cpu_s = thread_cpu_seconds() - run.stack_cpu0;
   }};
   std::thread kernel_thread{[&] {
     if (d == Direction::kStackToLinux) kernel_receiver(listen_fd, o.bytes, run);
     else kernel_sender(o.bytes, o, run);
-    run.kernel_cpu_s = thread_cpu_seconds();
+    run.kernel_cpu_s = thread_cpu_seconds() - run.kernel_cpu0;
   }};
   {
     std::unique_lock g{run.m};
