@@ -4,10 +4,13 @@
 // direction, e.g. "linux->stack 1e9 bytes in 0.91 s: 8.79 Gbit/s". Needs root (unshare, TAP, `ip`).
 //
 //   bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout SECONDS]
-//                 [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose]
+//                 [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose] [--pcap FILE] [--nstat]
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
 // --busy-poll never sleeps in poll(2);
-// --verbose prints the stack's counters after each run.
+// --verbose prints the stack's counters after each run;
+// --pcap FILE records every frame the stack sends and receives (both directions; use a small --bytes: it costs
+// a write per frame), the file of the last direction run;
+// --nstat prints the kernel's nonzero IP/IPv6/TCP/ICMP counters (`nstat -asz`, in the namespace) after each run.
 //
 // Kernel side 192.0.2.1/24 on tap0 (MTU 1500, no offloads: the TAP is opened without IFF_VNET_HDR, so every
 // frame is a plain <= 1514-byte Ethernet frame with full checksums); the stack is 192.0.2.2/24. The clock runs
@@ -40,6 +43,7 @@
 #include "ip/slaac.hpp"
 #include "stack/random.hpp"
 #include "stack/time.hpp"
+#include "tap/pcap_recorder.hpp"
 #include "tap/tap_link.hpp"
 #include "tcp/layer.hpp"
 
@@ -66,6 +70,8 @@ struct Options {
   bool busy_poll = false;  // never sleep in poll(2): spin on the TAP (costs a core)
   std::string kernel_cc;   // TCP_CONGESTION for the kernel socket; empty: the system default
   bool ipv6 = false;       // run TCP over IPv6 instead of IPv4
+  std::string pcap;        // record the stack's frames here (empty: no recording)
+  bool nstat = false;      // print the kernel's counters after each run
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -91,8 +97,16 @@ struct Run {
   bool done = false;
   std::string error;
   SteadyTime first{}, last{};
-  double stack_cpu_s = 0, kernel_cpu_s = 0;  // CPU time of each thread (user + system) over the whole run
-  std::atomic<bool> listening{false};
+  // CPU time of each thread (user + system) from the start of the connection (after IPv6 DAD) to its end.
+  double stack_cpu_s = 0, kernel_cpu_s = 0;
+  double stack_cpu0 = 0, kernel_cpu0 = 0;  // each thread's CPU time when its connection work began
+  bool listening = false;  // under `m`; the kernel sender waits for it on `cv` (it used to spin on sched_yield,
+                           // which charged the whole DAD wait, 1-2 s, to the kernel thread's CPU over IPv6)
+  void set_listening() {
+    std::lock_guard g{m};
+    listening = true;
+    cv.notify_all();
+  }
   std::atomic<bool> stop{false};
   void finish(std::string err = {}) {
     std::lock_guard g{m};
@@ -133,6 +147,7 @@ class StackSide {
         now = clock_.now();
       }
     }
+    run.stack_cpu0 = thread_cpu_seconds();
     const ip::IpAddress stack_addr = opts_.ipv6 ? ip::IpAddress{kStackAddr6} : ip::IpAddress{kStackAddr};
     const ip::IpAddress kernel_addr = opts_.ipv6 ? ip::IpAddress{kKernelAddr6} : ip::IpAddress{ip::Ipv4Address{{192, 0, 2, 1}}};
     std::optional<tcp::ListenerHandle> l;
@@ -141,7 +156,7 @@ class StackSide {
       const auto r = tcp_.listen({stack_addr, kPort}, 4);
       if (!r) return run.finish("listen: " + r.error().message());
       l = *r;
-      run.listening = true;
+      run.set_listening();
     } else {
       const auto r = tcp_.connect(now, {kernel_addr, kPort});
       if (!r) return run.finish("connect: " + r.error().message());
@@ -300,7 +315,12 @@ void kernel_receiver(int listen_fd, std::uint64_t bytes, Run& run) {
 
 // The kernel side of linux->stack: connect and send `bytes`, then close.
 void kernel_sender(std::uint64_t bytes, const Options& o, Run& run) {
-  while (!run.listening.load()) std::this_thread::yield();
+  {
+    std::unique_lock g{run.m};
+    run.cv.wait(g, [&] { return run.listening || run.done; });
+    if (run.done) return;  // the stack side failed before it listened
+  }
+  run.kernel_cpu0 = thread_cpu_seconds();
   const KernelAddr sa = kernel_sockaddr(o.ipv6, /*stack_side=*/true);
   const int fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return run.finish(std::string{"socket: "} + std::strerror(errno));
@@ -351,12 +371,12 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   }
   std::thread stack_thread{[&] {
     stack.run(d, run);
-    run.stack_cpu_s = thread_cpu_seconds();
+    run.stack_cpu_s = thread_cpu_seconds() - run.stack_cpu0;
   }};
   std::thread kernel_thread{[&] {
     if (d == Direction::kStackToLinux) kernel_receiver(listen_fd, o.bytes, run);
     else kernel_sender(o.bytes, o, run);
-    run.kernel_cpu_s = thread_cpu_seconds();
+    run.kernel_cpu_s = thread_cpu_seconds() - run.kernel_cpu0;
   }};
   {
     std::unique_lock g{run.m};
@@ -411,8 +431,12 @@ Options parse_args(int argc, char** argv) {
       o.verbose = true;
     } else if (a == "--ipv6") {
       o.ipv6 = true;
+    } else if (a == "--pcap") {
+      o.pcap = std::string{value()};
+    } else if (a == "--nstat") {
+      o.nstat = true;
     } else {
-      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose]");
+      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose] [--pcap FILE] [--nstat]");
     }
   }
   return o;
@@ -432,8 +456,21 @@ int main(int argc, char** argv) {
       sh("ip addr add 192.0.2.1/24 dev tap0");
       if (o.ipv6) sh("ip -6 addr add 2001:db8::1/64 dev tap0 nodad");
       sh("ip link set tap0 mtu 1500 up");
-      run_direction(link, link.counters(), d, o);
+      // nstat keeps its baseline in a history file; a private one, so no other nstat user shares it.
+      const std::string nstat = "NSTAT_HISTORY=/tmp/bench_tcp_tap." + std::to_string(::getpid()) + ".nstat nstat";
+      if (o.nstat) sh(nstat + " -n");  // the baseline: the next call prints this run's deltas
+      if (o.pcap.empty()) {
+        run_direction(link, link.counters(), d, o);
+      } else {
+        const auto rec = tap::PcapRecorder::with_wall_clock(link, o.pcap);
+        run_direction(*rec, link.counters(), d, o);
+      }
+      if (o.nstat) {
+        std::fflush(stdout);
+        sh(nstat + " -s | grep -E '^(Ip|Ip6|Tcp|TcpExt|Icmp6|Icmp)[A-Za-z0-9]+ +[1-9]' | sed 's/^/  kernel./' >&2 || true");
+      }
     }
   }
+  if (o.nstat) std::remove(("/tmp/bench_tcp_tap." + std::to_string(::getpid()) + ".nstat").c_str());
   return 0;
 }

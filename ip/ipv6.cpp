@@ -146,7 +146,6 @@ std::optional<Ipv6Chain> walk_ipv6_chain(const Ipv6View& v, Ipv6ChainFailure* wh
                                          const Ipv6ChainOptions& options) noexcept {
   const Fail fail{why};
   const Bytes p = v.bytes();
-  const bool dst_multicast = v.dst().is_multicast();
   Ipv6Chain chain;
   std::uint8_t nh = v.next_header();
   std::size_t nh_field = ipv6_field::kNextHeader;
@@ -180,7 +179,7 @@ std::optional<Ipv6Chain> walk_ipv6_chain(const Ipv6View& v, Ipv6ChainFailure* wh
     switch (nh) {
       case kIpv6NextHopByHop:
       case kIpv6NextDestOpts:
-        if (!walk_options(h, off, nh == kIpv6NextHopByHop, dst_multicast, chain, why)) return std::nullopt;
+        if (!walk_options(h, off, nh == kIpv6NextHopByHop, v.dst().is_multicast(), chain, why)) return std::nullopt;
         break;
       case kIpv6NextRouting: {
         const std::uint8_t type = load_u8(h, 2);

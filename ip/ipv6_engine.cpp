@@ -19,6 +19,31 @@ constexpr Ipv6Address kUnspecified{};
 
 unsigned scope_rank(const Ipv6Address& a) noexcept { return unsigned(ipv6_scope(a)); }
 
+// The address as two host-order 64-bit words (most significant first).
+struct Words {
+  std::uint64_t hi, lo;
+};
+inline Words words(const Ipv6Address& a) noexcept {
+  std::uint64_t hi = 0, lo = 0;
+  std::memcpy(&hi, a.octets.data(), 8);
+  std::memcpy(&lo, a.octets.data() + 8, 8);
+  return {__builtin_bswap64(hi), __builtin_bswap64(lo)};
+}
+// Equality and prefix match in two 64-bit compares: the octet array's defaulted == is a memcmp call and
+// ipv6_prefix_match a byte loop, and the per-packet paths (our addresses on receive; source, own-address
+// and on-link checks for every ACK sent) run them several times per packet.
+inline bool same(const Ipv6Address& a, const Ipv6Address& b) noexcept {
+  const Words x = words(a), y = words(b);
+  return ((x.hi ^ y.hi) | (x.lo ^ y.lo)) == 0;
+}
+inline bool in_prefix(const Ipv6Address& a, const Ipv6Address& prefix, unsigned len) noexcept {
+  const Words x = words(a), y = words(prefix);
+  if (len == 0) return true;
+  if (len <= 64) return ((x.hi ^ y.hi) >> (64 - len)) == 0;
+  if (x.hi != y.hi) return false;
+  return ((x.lo ^ y.lo) >> (128 - std::min(len, 128u))) == 0;
+}
+
 // RFC 4443 §3.1 codes as the transports' error kinds (RFC 4443 §3.1: port unreachable is the hard error).
 IcmpErrorInfo::Kind unreachable_kind(std::uint8_t code) noexcept {
   using K = IcmpErrorInfo::Kind;
@@ -74,12 +99,12 @@ Ipv6Engine::Ipv6Engine(Link& link, Ipv6Config cfg, Rng& rng, const std::array<Tr
 
 Ipv6InterfaceAddress* Ipv6Engine::find_addr(const Ipv6Address& a) noexcept {
   for (auto& x : addrs_)
-    if (x.address == a) return &x;
+    if (same(x.address, a)) return &x;
   return nullptr;
 }
 const Ipv6InterfaceAddress* Ipv6Engine::find_addr(const Ipv6Address& a) const noexcept {
   for (const auto& x : addrs_)
-    if (x.address == a) return &x;
+    if (same(x.address, a)) return &x;
   return nullptr;
 }
 
@@ -216,15 +241,30 @@ void Ipv6Engine::on_packet(Instant now, Bytes packet, const MacAddress& eth_src,
     ++counters_.drop_ipv6_bad_source;
     return;
   }
-  if (rx.dst.is_multicast() ? !is_our_group(rx.dst) : (find_addr(rx.dst) == nullptr ||
-                                                       find_addr(rx.dst)->state == AddressState::kDuplicate)) {
-    ++counters_.drop_ipv6_not_for_us;
-    return;
+  if (rx.dst.is_multicast()) {
+    if (!is_our_group(rx.dst)) {
+      ++counters_.drop_ipv6_not_for_us;
+      return;
+    }
+  } else {
+    rx.local = find_addr(rx.dst);
+    if (rx.local == nullptr || rx.local->state == AddressState::kDuplicate) {
+      ++counters_.drop_ipv6_not_for_us;
+      return;
+    }
   }
 
   for (int pass = 0; pass < 2; ++pass) {  // the packet as received, then (once) as reassembled
     Ipv6ChainFailure fail;
-    auto chain = walk_ipv6_chain(*v, &fail);
+    std::optional<Ipv6Chain> chain;
+    if (const std::uint8_t nh = v->next_header(); ipv6_is_upper_layer(nh)) {
+      // No extension headers (nearly every TCP segment): what walk_ipv6_chain returns for it, without the call.
+      chain.emplace();
+      chain->upper_layer = nh;
+      chain->upper_layer_offset = kIpv6HeaderLen;
+    } else {
+      chain = walk_ipv6_chain(*v, &fail);
+    }
     if (!chain) {
       switch (fail.error) {
         case Ipv6ChainError::kTruncated: ++counters_.drop_ipv6_ext_truncated; break;
@@ -280,7 +320,7 @@ void Ipv6Engine::process(Instant now, const Rx& rx, const Ipv6Chain& chain) noex
     on_icmpv6(now, rx, upper);
     return;
   }
-  const auto* dst_addr = find_addr(rx.dst);
+  const auto* dst_addr = rx.local;
   if (dst_addr != nullptr && !dst_addr->usable()) {  // RFC 4862 §5.4: a tentative address takes only NDP
     ++counters_.drop_ipv6_tentative_dst;
     return;
@@ -329,7 +369,7 @@ void Ipv6Engine::on_icmpv6(Instant now, const Rx& rx, Bytes msg) noexcept {
     on_ndp(now, rx, *v);
     return;
   }
-  const auto* dst_addr = find_addr(rx.dst);
+  const auto* dst_addr = rx.local;
   if (dst_addr != nullptr && !dst_addr->usable()) {
     ++counters_.drop_ipv6_tentative_dst;
     return;
@@ -695,9 +735,9 @@ std::optional<Ipv6Address> Ipv6Engine::default_router() const noexcept {
 bool Ipv6Engine::on_link(Instant now, const Ipv6Address& dst) const noexcept {
   if (dst.is_link_local()) return true;
   for (const auto& p : prefixes_)
-    if (p.expires > now && ipv6_prefix_match(p.prefix, dst, p.len)) return true;
+    if (p.expires > now && in_prefix(dst, p.prefix, p.len)) return true;
   for (const auto& a : addrs_)  // a static address/len implies an on-link prefix (as `ip addr add` does)
-    if (a.origin == AddressOrigin::kStatic && a.prefix_len < 128 && ipv6_prefix_match(a.address, dst, a.prefix_len))
+    if (a.origin == AddressOrigin::kStatic && a.prefix_len < 128 && in_prefix(dst, a.address, a.prefix_len))
       return true;
   return false;
 }

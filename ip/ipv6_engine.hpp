@@ -164,6 +164,9 @@ class Ipv6Engine {
     bool l2_multicast = false;
     bool fragmented = false;
     MacAddress eth_src;
+    // The entry of a unicast destination in addrs_ (looked up once per packet, valid for the packet's
+    // processing: nothing before delivery changes addrs_); null for multicast destinations.
+    const Ipv6InterfaceAddress* local = nullptr;
   };
 
   void start(Instant now) noexcept;

@@ -12,6 +12,7 @@
 
 #include "ip/icmpv6.hpp"
 #include "ip/interface.hpp"
+#include "ip/slaac.hpp"
 #include "stack/memory_link.hpp"
 
 namespace tapstack::ip {
@@ -787,6 +788,89 @@ TEST(Interface6, Ipv6DisabledCountsFramesAsUnknownEthertype) {
   EXPECT_EQ(h.iface->counters().drop_unknown_ethertype, 1u);
   EXPECT_TRUE(h.udp.packets.empty());
   EXPECT_EQ(h.send_udp(kPeer, pattern(4)), SendResult::kNoRoute);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The per-packet fast paths (receive without extension headers, 64-bit address compares and prefix match)
+
+// Bit `i` (0 = the most significant bit of the first octet) of `a` inverted.
+Ipv6Address flip_bit(Ipv6Address a, unsigned i) {
+  a.octets[i / 8] = std::uint8_t(a.octets[i / 8] ^ (0x80u >> (i % 8)));
+  return a;
+}
+
+TEST(Interface6, StaticPrefixOnLinkDecisionAtEveryLength) {
+  // 2001:db8::2/L makes a destination on-link exactly when it shares the first L bits: the one differing only
+  // in bit L is resolved on the link (queued behind a multicast NS), the one differing only in bit L-1 has no
+  // route (no router, no gateway). ipv6_prefix_match is the oracle for the choice of the two destinations.
+  // Lengths from 33, so that both destinations stay inside 2001:db8::/32 (both branches of the 64-bit compare
+  // are covered: 33..64 and 65..127; /0 is the next test).
+  for (unsigned len = 33; len <= 127; ++len) {
+    SCOPED_TRACE("prefix length " + std::to_string(len));
+    InterfaceConfig cfg = config6();
+    cfg.ipv6_addresses = {Ipv6Cidr{kOurGlobal, std::uint8_t(len)}};
+    Harness6 h{cfg};
+    h.up();
+    const Ipv6Address inside = flip_bit(kOurGlobal, len), outside = flip_bit(kOurGlobal, len - 1);
+    ASSERT_TRUE(ipv6_prefix_match(kOurGlobal, inside, std::uint8_t(len)));
+    ASSERT_FALSE(ipv6_prefix_match(kOurGlobal, outside, std::uint8_t(len)));
+    EXPECT_EQ(h.send_udp(outside, pattern(4)), SendResult::kNoRoute);
+    EXPECT_EQ(h.c().drop_tx_no_route, 1u);
+    EXPECT_TRUE(h.sent().empty());
+    EXPECT_EQ(h.send_udp(inside, pattern(4)), SendResult::kQueued);
+    const auto out = h.sent();
+    ASSERT_EQ(out.size(), 1u);  // the NS for `inside` itself: it is on the link
+    Tins::EthernetII eth(out[0].raw.data(), std::uint32_t(out[0].raw.size()));
+    EXPECT_EQ(eth.rfind_pdu<Tins::ICMPv6>().target_addr().to_string(), inside.to_string());
+  }
+}
+
+TEST(Interface6, StaticPrefixLengthZeroPutsEveryUnicastDestinationOnLink) {
+  InterfaceConfig cfg = config6();
+  cfg.ipv6_addresses = {Ipv6Cidr{kOurGlobal, 0}};
+  Harness6 h{cfg};
+  h.up();
+  EXPECT_EQ(h.send_udp(kRemote, pattern(4)), SendResult::kQueued);
+  ASSERT_EQ(h.sent().size(), 1u);
+}
+
+TEST(Interface6, UnknownNextHeaderRightAfterTheIpv6HeaderGetsParameterProblemAtOffset6) {
+  Harness6 h;
+  h.up();
+  h.learn_peer();
+  auto ip = ip6(kOurGlobalS, kPeerS);
+  const std::vector<std::uint8_t> body{1, 2, 3, 4, 5, 6, 7, 8};
+  Tins::EthernetII eth = Harness6::from_peer6() / ip / Tins::RawPDU(body.data(), std::uint32_t(body.size()));
+  Frame f = eth.serialize();
+  f[14 + 6] = 253;  // RFC 3692 experimental: no handler, not an extension header
+  h.inject_raw(f);
+  EXPECT_EQ(h.c().drop_ipv6_unknown_next_header, 1u);
+  EXPECT_EQ(h.c().ipv6_delivered, 0u);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  const auto& m = out[0].payload;
+  EXPECT_EQ(m[0], 4);  // Parameter Problem
+  EXPECT_EQ(m[1], 1);  // unrecognized Next Header
+  EXPECT_EQ(std::uint32_t(m[4]) << 24 | std::uint32_t(m[5]) << 16 | std::uint32_t(m[6]) << 8 | m[7], 6u);
+  EXPECT_TRUE(std::equal(f.begin() + 14, f.end(), m.begin() + 8));
+}
+
+TEST(Interface6, UnicastToAnotherAddressAndOurOwnSourceAreDropped) {
+  Harness6 h;
+  h.up();
+  // Differs from 2001:db8::2 in the last bit only, then in the high word only: neither is ours.
+  h.inject(Harness6::from_peer6() / ip6("2001:db8::3", kPeerS) / Tins::UDP(7, 40000) / Tins::RawPDU("x"));
+  h.inject(Harness6::from_peer6() / ip6("2001:db8:8000::2", kPeerS) / Tins::UDP(7, 40000) / Tins::RawPDU("x"));
+  EXPECT_EQ(h.c().drop_ipv6_not_for_us, 2u);
+  // Our own address as the source (a looped frame, or someone else using it).
+  h.inject(Harness6::from_peer6() / ip6(kOurGlobalS, kOurGlobalS) / Tins::UDP(7, 40000) / Tins::RawPDU("x"));
+  EXPECT_EQ(h.c().drop_ipv6_own_source, 1u);
+  EXPECT_TRUE(h.udp.packets.empty());
+  // The link-local address is ours too, as a destination.
+  h.inject(Harness6::from_peer6() / ip6(kOurLlS, kPeerLlS) / Tins::UDP(7, 40000) / Tins::RawPDU("ll"));
+  ASSERT_EQ(h.udp.packets.size(), 1u);
+  EXPECT_EQ(h.udp.packets[0].info.dst, IpAddress{kOurLl});
+  EXPECT_EQ(h.c().ipv6_delivered, 1u);
 }
 
 }  // namespace
