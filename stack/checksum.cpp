@@ -98,24 +98,8 @@ std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
     p += 32;
     n -= 32;
   }
-  while (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    native += (w & 0xffffffffu) + (w >> 32);
-    p += 8;
-    n -= 8;
-  }
-  while (n >= 2) {
-    std::uint16_t w;
-    std::memcpy(&w, p, 2);
-    native += w;
-    p += 2;
-    n -= 2;
-  }
-  std::uint16_t folded = checksum_fold(native);
-  if constexpr (std::endian::native == std::endian::little) folded = std::uint16_t((folded >> 8) | (folded << 8));
-  acc += folded;
-  if (n == 1) acc += std::uint16_t(std::uint16_t(*p) << 8);
+  native += checksum_detail::sum_native_short(p, n);  // the last < 32 bytes, an odd one included
+  acc += checksum_detail::fold_native(native);
   return acc;
 }
 

@@ -82,14 +82,19 @@ TEST(TcpLayer, BadChecksumAndOffsetAreCountedAndSilent) {
 // The receive fast path copies an in-order payload into the receive buffer while it sums the checksum
 // (Connection::stage_payload). A segment that fails the checksum must leave nothing behind, and the good copy
 // that follows is delivered whole.
+// A connection from the peer's port 40000 (its ISS `peer_iss`) accepted on kPort; returns it and our ISS.
+std::pair<Connection*, SeqNum> accepted(Harness& h, SeqNum peer_iss) {
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  EXPECT_TRUE(l);
+  const SeqNum iss = h.handshake(40000, peer_iss);
+  const auto c = h.layer.accept(*l);
+  EXPECT_TRUE(c);
+  return {c ? h.layer.connection(*c) : nullptr, iss};
+}
+
 TEST(TcpLayer, FusedReceive_BadChecksumLeavesNothing_GoodSegmentDelivered) {
   Harness h;
-  const auto l = h.layer.listen({kUs, kPort}, 4);
-  ASSERT_TRUE(l);
-  const SeqNum iss = h.handshake(40000, SeqNum{1000});
-  const auto c = h.layer.accept(*l);
-  ASSERT_TRUE(c);
-  Connection* conn = h.layer.connection(*c);
+  const auto [conn, iss] = accepted(h, SeqNum{1000});
   ASSERT_NE(conn, nullptr);
   auto bad = SegmentBuilder().ports(40000, kPort).seq(1001).ack(iss + 1).window(65535).payload("HELLO, world")
                  .bytes({kPeer, kUs, 6, 0});
@@ -111,12 +116,8 @@ TEST(TcpLayer, FusedReceive_WindowTrimAndOutOfOrderStayExact) {
   LayerConfig cfg;
   cfg.connection.recv_buffer = 16;  // rounds to a 16-byte ring: the window is 16 bytes
   Harness h{cfg};
-  const auto l = h.layer.listen({kUs, kPort}, 4);
-  ASSERT_TRUE(l);
-  const SeqNum iss = h.handshake(40000, SeqNum{5000});
-  const auto c = h.layer.accept(*l);
-  ASSERT_TRUE(c);
-  Connection* conn = h.layer.connection(*c);
+  const auto [conn, iss] = accepted(h, SeqNum{5000});
+  ASSERT_NE(conn, nullptr);
   // Out of order first (bytes 8..11), then in order bytes 0..7: both land, 12 bytes readable.
   h.feed(SegmentBuilder().ports(40000, kPort).seq(5001 + 8).ack(iss + 1).payload("IJKL"));
   EXPECT_FALSE(conn->can_recv());
