@@ -30,7 +30,7 @@ struct ServeOptions {
   std::vector<std::uint16_t> http;
   std::string root;  // empty: the current directory
   double http_idle_s = 30;
-  std::size_t tcp_buffer = 256 * 1024;
+  std::size_t tcp_buffer = 4 << 20;  // the most each buffer grows to (they start at 128 KiB: autotuning)
 };
 
 int serve(NodeOptions common, const ServeOptions& so) {
@@ -256,7 +256,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--discard", so.discard, "read and drop TCP streams on this port (repeatable)");
   serve_cmd->add_option("--http", so.http, "serve files over HTTP/1.x on this port (repeatable)");
   serve_cmd->add_option("--root", so.root, "directory --http serves (default: the current directory)");
-  serve_cmd->add_option("--tcp-buffer", so.tcp_buffer, "send and receive buffer bytes per TCP connection")
+  serve_cmd->add_option("--tcp-buffer", so.tcp_buffer,
+                        "largest send and receive buffer per TCP connection (bytes; they start at 128 KiB and grow)")
       ->capture_default_str()->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
   serve_cmd->add_option("--http-idle-timeout", so.http_idle_s, "seconds an HTTP connection may idle")
       ->capture_default_str()->check(CLI::Range(0.001, 86400.0));
