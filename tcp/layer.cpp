@@ -563,6 +563,9 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
     const std::uint32_t index = *found;
     if (slots_[index].owner == Owner::kHalfOpen && cookie_supersedes(now, index, t, *seg))
       return Verdict::kAccepted;
+    // on_segment() publishes or forgets the staged bytes itself, and settle() below may reap the connection
+    // (TIME-WAIT eviction): the guard must not touch it after this point.
+    staged = nullptr;
     slots_[index].conn->on_segment(now, *seg);
     // It may have queued an ACK, RST or challenge ACK: poll() drives it and then reschedules its timer, so
     // asking poll_at() here too would be wasted work on every segment.

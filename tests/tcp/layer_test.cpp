@@ -746,6 +746,27 @@ TEST(TcpLayer, TimeWaitIsBounded) {
   EXPECT_EQ(h.layer.connection_count(), 1u);
 }
 
+// The peer's last data and FIN arrive in one in-order segment (the fused receive path stages its payload) and
+// put the orphaned connection into TIME-WAIT, which a zero TIME-WAIT budget evicts at once: the connection is
+// freed while the layer still handles the segment, which must not touch it afterwards (ASan checks this).
+TEST(TcpLayer, FusedReceive_SegmentWhoseFinEvictsTheConnection) {
+  LayerConfig lc;
+  lc.max_time_wait = 0;
+  Harness h{lc};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  const SeqNum iss = h.handshake(40001, SeqNum{100});
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  h.layer.close(h.now, *c);
+  h.poll();  // our FIN
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).payload("last words").fin());
+  EXPECT_EQ(h.layer.counters().time_wait_evicted, 1u);
+  EXPECT_EQ(h.layer.counters().drop_bad_checksum, 0u);
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+  EXPECT_EQ(h.layer.find(*c), nullptr);
+}
+
 TEST(TcpLayer, MaxConnectionsRefusesNewOnes) {
   LayerConfig lc;
   lc.max_connections = 2;
