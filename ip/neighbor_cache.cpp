@@ -43,8 +43,14 @@ NeighborState NeighborCache::effective(Instant now, const Entry& e) noexcept {
 }
 
 NeighborCache::Entry* NeighborCache::find(const Ipv6Address& ip) noexcept {
+  // Every packet to the same neighbour asks again: the entry found last is checked before the keyed hash
+  // (SipHash of 16 bytes). Pointers to unordered_map elements survive rehashing; every erase forgets the memo.
+  if (memo_ != nullptr && memo_key_ == ip) return memo_;
   auto it = entries_.find(ip);
-  return it == entries_.end() ? nullptr : &it->second;
+  if (it == entries_.end()) return nullptr;
+  memo_key_ = ip;
+  memo_ = &it->second;
+  return memo_;
 }
 
 std::optional<NeighborState> NeighborCache::state(Instant now, const Ipv6Address& ip) const noexcept {
@@ -68,6 +74,7 @@ void NeighborCache::remove(const Ipv6Address& ip) noexcept {
   auto it = entries_.find(ip);
   if (it == entries_.end()) return;
   drop_pending(it->second, counters_.drop_evicted_pending);
+  memo_ = nullptr;
   entries_.erase(it);
 }
 
@@ -117,6 +124,7 @@ bool NeighborCache::make_room(Instant now) noexcept {
       if ((!e_inc && v_inc) || (e_inc == v_inc && e.last_used < v.last_used)) victim = it;
     }
     drop_pending(victim->second, counters_.drop_evicted_pending);
+    memo_ = nullptr;
     entries_.erase(victim);
     ++counters_.evicted;
   }
@@ -262,6 +270,7 @@ void NeighborCache::poll(Instant now,
             // RFC 4861 §7.2.2: resolution failed; the queued packets are dropped (ICMPv6 address unreachable
             // is not sent back to ourselves: the transports see no answer and time out).
             drop_pending(e, counters_.drop_resolution_failed);
+            memo_ = nullptr;
             it = entries_.erase(it);
             continue;
           }
@@ -284,6 +293,7 @@ void NeighborCache::poll(Instant now,
         if (e.timer_at <= now) {
           if (e.solicits_sent >= cfg_.max_unicast_solicit) {
             ++counters_.deleted_unreachable;
+            memo_ = nullptr;
             it = entries_.erase(it);
             continue;
           }

@@ -49,6 +49,9 @@ TAPSTACK_DEFINE_COUNTERS(NeighborCacheCounters, TAPSTACK_NEIGHBOR_CACHE_COUNTERS
 
 class NeighborCache {
  public:
+  // Not copyable: find() remembers a pointer into its own map.
+  NeighborCache(const NeighborCache&) = delete;
+  NeighborCache& operator=(const NeighborCache&) = delete;
   // `rng` (which must outlive the cache) randomizes ReachableTime and keys the table's hash.
   NeighborCache(NeighborCacheConfig cfg, Rng& rng);
 
@@ -131,6 +134,8 @@ class NeighborCache {
   Rng& rng_;
   Duration reachable_time_;
   Map entries_;
+  Entry* memo_ = nullptr;  // the entry find() found last (see find)
+  Ipv6Address memo_key_{};
   std::size_t pending_bytes_ = 0;
   NeighborCacheCounters counters_;
 };

@@ -87,6 +87,23 @@ TEST(NeighborCache, UnsolicitedNaForIncompleteIsStale) {
   EXPECT_EQ(h.flushed.size(), 1u);
 }
 
+// lookup() remembers the entry it found last; removing that entry, or learning another address, must never
+// answer from the stale memo.
+TEST(NeighborCache, LookupAfterRemoveAndOtherAddressesIsExact) {
+  H h;
+  h.nc.on_link_addr(h.t0, kA, kMacA, h.flush());
+  ASSERT_EQ(h.nc.lookup(h.t0, kA), std::optional<MacAddress>{kMacA});
+  ASSERT_EQ(h.nc.lookup(h.t0, kA), std::optional<MacAddress>{kMacA});  // from the memo
+  EXPECT_EQ(h.nc.lookup(h.t0, kB), std::nullopt);
+  h.nc.remove(kA);
+  EXPECT_EQ(h.nc.lookup(h.t0, kA), std::nullopt);
+  h.nc.on_link_addr(h.t0, kB, kMacA2, h.flush());
+  EXPECT_EQ(h.nc.lookup(h.t0, kB), std::optional<MacAddress>{kMacA2});
+  EXPECT_EQ(h.nc.lookup(h.t0, kA), std::nullopt);
+  h.nc.on_link_addr(h.t0, kA, kMacA2, h.flush());  // learned again, with a new MAC
+  EXPECT_EQ(h.nc.lookup(h.t0, kA), std::optional<MacAddress>{kMacA2});
+}
+
 TEST(NeighborCache, ReachableTimeIsRandomizedAroundBase) {
   SeededRng rng{9};
   for (int i = 0; i < 50; ++i) {
