@@ -4,7 +4,9 @@
 #include "tcp/layer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <new>
 
@@ -44,13 +46,28 @@ TcpLayer::TcpLayer(Rng& rng, const LayerConfig& config, const ip::IpSender* rout
       routes_{routes},
       isn_{rng},
       cookies_{rng},
-      ports_{rng, config.ephemeral} {
+      ports_{rng, config.ephemeral},
+      demux_{0, TupleHash{SipKey::random(rng)}} {
   if (config_.control_queue == 0) config_.control_queue = 1;
   if (config_.segments_per_poll == 0) config_.segments_per_poll = 1;
   control_.reserve(config_.control_queue);
 }
 
 TcpLayer::~TcpLayer() = default;
+
+std::size_t TcpLayer::TupleHash::operator()(const FourTuple& t) const noexcept {
+  std::array<std::byte, 38> in{};
+  std::size_t n = 0;
+  for (const ip::Endpoint* e : {&t.local, &t.remote}) {
+    const Bytes a = e->addr.bytes();  // 4 or 16 bytes; the family is in the length
+    std::memcpy(in.data() + n, a.data(), a.size());
+    n += a.size();
+    store_be16(MutableBytes{in}, n, e->port);
+    n += 2;
+  }
+  in[n++] = std::byte(t.local.addr.is_v4() ? 4 : 6);
+  return std::size_t(siphash24(key, Bytes{in}.first(n)));
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Slab, demux, ready set and timers

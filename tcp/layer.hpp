@@ -102,6 +102,14 @@ struct LayerConfig {
 
 class TcpLayer final : public ip::TransportHandler {
  public:
+  // The demultiplexer's 4-tuple hash. Keyed (SipHash, a key per layer drawn from its Rng): a peer that picks its
+  // addresses and ports cannot pile connections into one bucket and turn each lookup into a list walk (hash
+  // flooding; Linux keys its established-connection hash the same way).
+  struct TupleHash {
+    SipKey key;
+    std::size_t operator()(const FourTuple& t) const noexcept;
+  };
+
   // `rng` (SecureRng in production, SeededRng in tests) keys the ISN, cookie and port hashes and is handed to
   // each Connection; it must outlive the layer. `routes` (normally the ip::Interface) supplies source
   // addresses and the MSS for connect(); without it, the IpSender of the first poll() is remembered.
@@ -233,7 +241,7 @@ class TcpLayer final : public ip::TransportHandler {
 
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
-  std::unordered_map<FourTuple, std::uint32_t> demux_;
+  std::unordered_map<FourTuple, std::uint32_t, TupleHash> demux_;
   std::uint32_t last_demux_ = ~std::uint32_t{0};  // the slot find_connection() found last (a hint, checked on use)
   std::optional<std::uint32_t> find_connection(const FourTuple& t) noexcept;
   std::unordered_map<std::uint16_t, std::uint32_t> port_refs_;  // local port -> linked connections

@@ -767,6 +767,19 @@ TEST(TcpLayer, FusedReceive_SegmentWhoseFinEvictsTheConnection) {
   EXPECT_EQ(h.layer.find(*c), nullptr);
 }
 
+TEST(TcpLayer, DemuxHashIsKeyed) {
+  const FourTuple t{{kUs, kPort}, {kPeer, 40000}};
+  const TcpLayer::TupleHash h1{SipKey{1, 2}}, h1_again{SipKey{1, 2}}, h2{SipKey{3, 4}};
+  EXPECT_EQ(h1(t), h1_again(t));
+  EXPECT_NE(h1(t), h2(t));  // another key, another bucket order: collisions cannot be precomputed
+  // Every field counts.
+  EXPECT_NE(h1(t), h1(FourTuple{{kUs, kPort}, {kPeer, 40001}}));
+  EXPECT_NE(h1(t), h1(FourTuple{{kUs, kPort + 1}, {kPeer, 40000}}));
+  EXPECT_NE(h1(t), h1(FourTuple{{kUs, kPort}, {kPeer2, 40000}}));
+  const ip::IpAddress v6a = *ip::Ipv6Address::parse("2001:db8::1"), v6b = *ip::Ipv6Address::parse("2001:db8::2");
+  EXPECT_NE(h1(FourTuple{{v6a, kPort}, {v6b, 40000}}), h1(FourTuple{{v6b, kPort}, {v6a, 40000}}));
+}
+
 TEST(TcpLayer, MaxConnectionsRefusesNewOnes) {
   LayerConfig lc;
   lc.max_connections = 2;
