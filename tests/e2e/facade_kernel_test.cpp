@@ -32,7 +32,7 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 std::string example(const std::string& name) { return env_or("TAPSTACK_EXAMPLES_DIR", "examples") + "/" + name; }
-std::string tapstack_bin() { return env_or("TAPSTACK_BIN", "tapstack"); }
+using tapstack::test::tapstack_bin;
 
 using tapstack::test::Child;
 
@@ -55,13 +55,8 @@ std::vector<std::string> with_net(std::vector<std::string> argv) {
   return argv;
 }
 
-class FacadeKernel : public ::testing::Test {
+class FacadeKernel : public tapstack::test::PrivateNetnsTest {
  protected:
-  static void SetUpTestSuite() {
-    if (tapstack::test::has_net_admin()) {
-      if (auto err = tapstack::test::enter_private_netns()) FAIL() << *err;
-    }
-  }
   void SetUp() override {
     TAPSTACK_REQUIRE_NET_ADMIN();
     ASSERT_TRUE(run("command -v dnsmasq").ok()) << "dnsmasq is not installed (scripts/setup installs it)";

@@ -29,20 +29,12 @@ namespace {
 using namespace std::chrono_literals;
 using tapstack::test::run;
 
-std::string tapstack_bin() {
-  const char* p = std::getenv("TAPSTACK_BIN");
-  return p ? p : "tapstack";
-}
+using tapstack::test::tapstack_bin;
 
 using tapstack::test::Child;
 
-class KernelPeer : public ::testing::Test {
+class KernelPeer : public tapstack::test::PrivateNetnsTest {
  protected:
-  static void SetUpTestSuite() {
-    if (tapstack::test::has_net_admin()) {
-      if (auto err = tapstack::test::enter_private_netns()) FAIL() << *err;
-    }
-  }
   void SetUp() override {
     TAPSTACK_REQUIRE_NET_ADMIN();
     ASSERT_TRUE(run("ip tuntap add dev tap0 mode tap && ip link set tap0 up && ip addr add 192.0.2.1/24 dev tap0").ok());

@@ -41,10 +41,7 @@ constexpr const char* kStackMac = "02:00:00:00:00:02";
 constexpr const char* kStackLinkLocal = "fe80::ff:fe00:2";  // fe80::/64 + modified EUI-64 of kStackMac
 constexpr const char* kStackSlaac = "2001:db8:1::ff:fe00:2";  // 2001:db8:1::/64 + the same interface ID
 
-std::string tapstack_bin() {
-  const char* p = std::getenv("TAPSTACK_BIN");
-  return p ? p : "tapstack";
-}
+using tapstack::test::tapstack_bin;
 
 using tapstack::test::Child;
 using tapstack::test::pattern_hash;
@@ -63,18 +60,11 @@ sockaddr_in6 addr6(const char* ip, std::uint16_t port) {
 // Every blocking call on these sockets gives up after `timeout`, so no test can hang.
 int socket6(int type, std::chrono::seconds timeout) {
   const int fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
-  timeval tv{time_t(timeout.count()), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  tapstack::test::set_io_timeouts(fd, timeout);
   return fd;
 }
-class Ipv6Kernel : public ::testing::Test {
+class Ipv6Kernel : public tapstack::test::PrivateNetnsTest {
  protected:
-  static void SetUpTestSuite() {
-    if (tapstack::test::has_net_admin()) {
-      if (auto err = tapstack::test::enter_private_netns()) FAIL() << *err;
-    }
-  }
   void SetUp() override {
     TAPSTACK_REQUIRE_NET_ADMIN();
     // accept_dad 0 would also skip DAD for the link-local; keep the kernel's defaults except for our addresses.

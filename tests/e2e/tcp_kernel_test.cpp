@@ -39,10 +39,7 @@ using tapstack::test::run;
 
 constexpr std::uint64_t k256MiB = 256ull << 20;
 
-std::string tapstack_bin() {
-  const char* p = std::getenv("TAPSTACK_BIN");
-  return p ? p : "tapstack";
-}
+using tapstack::test::tapstack_bin;
 
 using tapstack::test::Child;
 using tapstack::test::pattern_hash;
@@ -58,15 +55,10 @@ sockaddr_in addr4(const char* ip, std::uint16_t port) {
   inet_pton(AF_INET, ip, &a.sin_addr);
   return a;
 }
-// Every blocking call on these sockets gives up after `timeout`, so no test can hang.
-void set_timeouts(int fd, std::chrono::seconds timeout) {
-  timeval tv{time_t(timeout.count()), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
+using tapstack::test::set_io_timeouts;
 int tcp_socket() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  set_timeouts(fd, 20s);
+  set_io_timeouts(fd, 20s);
   return fd;
 }
 // A kernel listener on 192.0.2.1:port.
@@ -85,16 +77,11 @@ int accept_within(int listener, std::chrono::milliseconds timeout) {
   pollfd p{listener, POLLIN, 0};
   if (poll(&p, 1, int(timeout.count())) != 1) return -1;
   const int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) set_timeouts(fd, 20s);
+  if (fd >= 0) set_io_timeouts(fd, 20s);
   return fd;
 }
-class TcpKernel : public ::testing::Test {
+class TcpKernel : public tapstack::test::PrivateNetnsTest {
  protected:
-  static void SetUpTestSuite() {
-    if (tapstack::test::has_net_admin()) {
-      if (auto err = tapstack::test::enter_private_netns()) FAIL() << *err;
-    }
-  }
   void SetUp() override {
     TAPSTACK_REQUIRE_NET_ADMIN();
     ASSERT_TRUE(

@@ -8,19 +8,12 @@
 
 #include "socket/address.hpp"
 #include "socket/error.hpp"
+#include "errno_of.hpp"
 
 namespace tapstack::socket {
 namespace {
 
-template <class F>
-int errno_of(F&& f) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    return e.errno_value();
-  }
-  return 0;
-}
+using testing::errno_of;
 
 TEST(SockAddr, TupleForms) {
   const SockAddr v4{"192.0.2.1", 80};

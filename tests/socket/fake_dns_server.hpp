@@ -12,6 +12,7 @@
 
 #include "dns/message.hpp"
 #include "dns/tcp_framing.hpp"
+#include "manual_pair.hpp"
 #include "socket/runtime.hpp"
 
 namespace tapstack::socket::testing {
@@ -159,5 +160,17 @@ class FakeDnsServer {
   std::vector<Conn> conns_;
   std::vector<Seen> seen_;
 };
+
+// Both runtimes' driver steps the pair, then lets `server` (on net.b) answer what arrived, so a blocking facade
+// call on either side sees the server's replies.
+inline void drive_with_server(ManualPair& net, FakeDnsServer& server) {
+  const auto drive = [&net, &server](std::optional<Instant> d) {
+    const bool more = net.step(d);
+    server.serve(net.now());
+    return more;
+  };
+  net.a.set_driver(drive);
+  net.b.set_driver(drive);
+}
 
 }  // namespace tapstack::socket::testing

@@ -11,6 +11,7 @@
 #include "manual_pair.hpp"
 #include "socket/resolver_driver.hpp"
 #include "socket/socket.hpp"
+#include "errno_of.hpp"
 
 namespace tapstack::socket {
 namespace {
@@ -26,15 +27,7 @@ const ip::Ipv6Address kV6B = *ip::Ipv6Address::parse("2001:db8::2");
 const ip::Ipv6Address kWww6 = *ip::Ipv6Address::parse("2001:db8::80");
 constexpr ip::Ipv4Address kWww4{{192, 0, 2, 80}};
 
-template <class F>
-int errno_of(F&& f) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    return e.errno_value();
-  }
-  return 0;
-}
+using testing::errno_of;
 
 RuntimeConfig v6_config(ip::Ipv4Address v4, const ip::Ipv6Address& v6, std::uint8_t mac_last, bool dns) {
   RuntimeConfig c = pair_config(v4, mac_last, 0);
@@ -50,13 +43,7 @@ class Ipv6FacadeTest : public ::testing::Test {
   Ipv6FacadeTest()
       : net{11, v6_config(kAddrA, kV6A, 0x0a, true), v6_config(kAddrB, kV6B, 0x0b, false)},
         server{net.b, zone()} {
-    const auto drive = [this](std::optional<Instant> d) {
-      const bool more = net.step(d);
-      server.serve(net.now());
-      return more;
-    };
-    net.a.set_driver(drive);
-    net.b.set_driver(drive);
+    testing::drive_with_server(net, server);
     Runtime::set_default(&net.a);
   }
   ~Ipv6FacadeTest() override { Runtime::set_default(nullptr); }

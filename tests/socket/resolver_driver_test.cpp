@@ -10,6 +10,7 @@
 #include "fake_dns_server.hpp"
 #include "manual_pair.hpp"
 #include "socket/socket.hpp"
+#include "errno_of.hpp"
 
 namespace tapstack::socket {
 namespace {
@@ -23,15 +24,7 @@ using testing::pair_config;
 constexpr ip::Ipv4Address kWww{{192, 0, 2, 80}};
 constexpr ip::Ipv4Address kBig{{192, 0, 2, 81}};
 
-template <class F>
-int errno_of(F&& f) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    return e.errno_value();
-  }
-  return 0;
-}
+using testing::errno_of;
 
 RuntimeConfig client_config(std::string hosts = {}, bool with_server = true) {
   RuntimeConfig c = pair_config(kAddrA, 0x0a, 0);
@@ -56,14 +49,7 @@ class ResolverDriverTest : public ::testing::Test {
  protected:
   explicit ResolverDriverTest(RuntimeConfig a_cfg = client_config())
       : net{7, std::move(a_cfg)}, server{net.b, test_zone()} {
-    // The pair's driver, plus the fake server answering after every poll of B.
-    const auto drive = [this](std::optional<Instant> d) {
-      const bool more = net.step(d);
-      server.serve(net.now());
-      return more;
-    };
-    net.a.set_driver(drive);
-    net.b.set_driver(drive);
+    testing::drive_with_server(net, server);
     Runtime::set_default(&net.a);
   }
   ~ResolverDriverTest() override { Runtime::set_default(nullptr); }

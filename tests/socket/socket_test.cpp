@@ -14,6 +14,7 @@
 #include "manual_pair.hpp"
 #include "socket/poll.hpp"
 #include "socket/socket.hpp"
+#include "errno_of.hpp"
 
 namespace tapstack::socket {
 namespace {
@@ -22,16 +23,7 @@ using testing::kAddrA;
 using testing::kAddrB;
 using testing::ManualPair;
 
-// The errno an OSError carried (0: nothing thrown).
-template <class F>
-int errno_of(F&& f) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    return e.errno_value();
-  }
-  return 0;
-}
+using testing::errno_of;
 
 SockAddr at_a(std::uint16_t port) { return SockAddr{ip::IpAddress{kAddrA}, port}; }
 SockAddr at_b(std::uint16_t port) { return SockAddr{ip::IpAddress{kAddrB}, port}; }

@@ -26,6 +26,7 @@
 #include "socket/socket.hpp"
 #include "stack/time.hpp"
 #include "thread_link.hpp"
+#include "errno_of.hpp"
 
 namespace tapstack::socket {
 namespace {
@@ -35,15 +36,7 @@ using testing::kAddrB;
 using testing::pair_config;
 using testing::ThreadLink;
 
-template <class F>
-int errno_of(F&& f) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    return e.errno_value();
-  }
-  return 0;
-}
+using testing::errno_of;
 
 SockAddr at_b(std::uint16_t port) { return SockAddr{ip::IpAddress{kAddrB}, port}; }
 

@@ -7,7 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace tapstack::test {
+
+std::string tapstack_bin() {
+  const char* p = std::getenv("TAPSTACK_BIN");
+  return p ? p : "tapstack";
+}
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;

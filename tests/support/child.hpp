@@ -10,6 +10,9 @@
 
 namespace tapstack::test {
 
+// The `tapstack` command under test: env TAPSTACK_BIN (meson sets it), else `tapstack` from PATH.
+std::string tapstack_bin();
+
 class Child {
  public:
   explicit Child(const std::vector<std::string>& argv);  // argv[0]: a path, or a name looked up in PATH

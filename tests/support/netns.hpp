@@ -32,6 +32,17 @@ void require_net_admin();
 // env CI == "true".
 bool in_ci();
 
+// A fixture base for the `tap` suites: the test process enters its private network namespace once, before the
+// suite's first test (only with CAP_NET_ADMIN; without it SetUp's TAPSTACK_REQUIRE_NET_ADMIN fails or skips).
+class PrivateNetnsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (has_net_admin()) {
+      if (auto err = enter_private_netns()) FAIL() << *err;
+    }
+  }
+};
+
 struct RunResult {
   int status = -1;     // exit status of the shell (127: not found, -1: could not start or killed)
   std::string output;  // stdout and stderr, interleaved

@@ -85,4 +85,10 @@ ReadResult read_all(int fd) {
   return r;
 }
 
+void set_io_timeouts(int fd, std::chrono::seconds timeout) {
+  timeval tv{time_t(timeout.count()), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 }  // namespace tapstack::test

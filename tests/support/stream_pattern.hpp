@@ -38,6 +38,9 @@ struct ReadResult {
 // Reads `fd` until EOF or an error (the socket's SO_RCVTIMEO bounds each wait).
 ReadResult read_all(int fd);
 
+// Sets SO_RCVTIMEO and SO_SNDTIMEO: every blocking call on `fd` gives up after `timeout`, so no test can hang.
+void set_io_timeouts(int fd, std::chrono::seconds timeout);
+
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
