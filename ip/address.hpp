@@ -77,6 +77,14 @@ struct Ipv4Cidr {
   friend constexpr bool operator==(const Ipv4Cidr&, const Ipv4Cidr&) = default;
 };
 
+// Two 8-byte compares instead of a memcmp call: the IPv6 and TCP paths compare addresses several times per packet.
+inline bool equal16(const std::uint8_t* a, const std::uint8_t* b) noexcept {
+  std::uint64_t x[2], y[2];
+  std::memcpy(x, a, 16);
+  std::memcpy(y, b, 16);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 struct Ipv6Address {
   std::array<std::uint8_t, 16> octets{};
 
@@ -90,13 +98,9 @@ struct Ipv6Address {
   constexpr bool is_link_local() const noexcept { return octets[0] == 0xfe && (octets[1] & 0xc0) == 0x80; }
   bool is_loopback() const noexcept;
   friend constexpr auto operator<=>(const Ipv6Address&, const Ipv6Address&) = default;
-  // Two 8-byte compares instead of a memcmp call: the IPv6 paths compare addresses several times per packet.
   friend constexpr bool operator==(const Ipv6Address& a, const Ipv6Address& b) noexcept {
     if (std::is_constant_evaluated()) return a.octets == b.octets;
-    std::uint64_t x[2], y[2];
-    std::memcpy(x, a.octets.data(), 16);
-    std::memcpy(y, b.octets.data(), 16);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+    return equal16(a.octets.data(), b.octets.data());
   }
   friend std::ostream& operator<<(std::ostream& os, const Ipv6Address& a) { return os << a.to_string(); }
 };
@@ -125,14 +129,10 @@ class IpAddress {
   // The address bytes in network order: 4 for IPv4, 16 for IPv6.
   Bytes bytes() const noexcept { return Bytes{reinterpret_cast<const std::byte*>(bytes_.data()), is_v4() ? 4u : 16u}; }
   friend constexpr auto operator<=>(const IpAddress&, const IpAddress&) = default;
-  // Two 8-byte compares instead of a memcmp: every TCP segment compares its 4-tuple.
   friend constexpr bool operator==(const IpAddress& a, const IpAddress& b) noexcept {
     if (a.family_ != b.family_) return false;
     if (std::is_constant_evaluated()) return a.bytes_ == b.bytes_;
-    std::uint64_t x[2], y[2];
-    std::memcpy(x, a.bytes_.data(), 16);
-    std::memcpy(y, b.bytes_.data(), 16);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+    return equal16(a.bytes_.data(), b.bytes_.data());  // every TCP segment compares its 4-tuple
   }
   friend std::ostream& operator<<(std::ostream& os, const IpAddress& a) { return os << a.to_string(); }
 

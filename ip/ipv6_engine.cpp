@@ -19,31 +19,6 @@ constexpr Ipv6Address kUnspecified{};
 
 unsigned scope_rank(const Ipv6Address& a) noexcept { return unsigned(ipv6_scope(a)); }
 
-// The address as two host-order 64-bit words (most significant first).
-struct Words {
-  std::uint64_t hi, lo;
-};
-inline Words words(const Ipv6Address& a) noexcept {
-  std::uint64_t hi = 0, lo = 0;
-  std::memcpy(&hi, a.octets.data(), 8);
-  std::memcpy(&lo, a.octets.data() + 8, 8);
-  return {__builtin_bswap64(hi), __builtin_bswap64(lo)};
-}
-// Equality and prefix match in two 64-bit compares: the octet array's defaulted == is a memcmp call and
-// ipv6_prefix_match a byte loop, and the per-packet paths (our addresses on receive; source, own-address
-// and on-link checks for every ACK sent) run them several times per packet.
-inline bool same(const Ipv6Address& a, const Ipv6Address& b) noexcept {
-  const Words x = words(a), y = words(b);
-  return ((x.hi ^ y.hi) | (x.lo ^ y.lo)) == 0;
-}
-inline bool in_prefix(const Ipv6Address& a, const Ipv6Address& prefix, unsigned len) noexcept {
-  const Words x = words(a), y = words(prefix);
-  if (len == 0) return true;
-  if (len <= 64) return ((x.hi ^ y.hi) >> (64 - len)) == 0;
-  if (x.hi != y.hi) return false;
-  return ((x.lo ^ y.lo) >> (128 - std::min(len, 128u))) == 0;
-}
-
 // RFC 4443 §3.1 codes as the transports' error kinds (RFC 4443 §3.1: port unreachable is the hard error).
 IcmpErrorInfo::Kind unreachable_kind(std::uint8_t code) noexcept {
   using K = IcmpErrorInfo::Kind;
@@ -99,12 +74,12 @@ Ipv6Engine::Ipv6Engine(Link& link, Ipv6Config cfg, Rng& rng, const std::array<Tr
 
 Ipv6InterfaceAddress* Ipv6Engine::find_addr(const Ipv6Address& a) noexcept {
   for (auto& x : addrs_)
-    if (same(x.address, a)) return &x;
+    if (x.address == a) return &x;
   return nullptr;
 }
 const Ipv6InterfaceAddress* Ipv6Engine::find_addr(const Ipv6Address& a) const noexcept {
   for (const auto& x : addrs_)
-    if (same(x.address, a)) return &x;
+    if (x.address == a) return &x;
   return nullptr;
 }
 
@@ -735,9 +710,9 @@ std::optional<Ipv6Address> Ipv6Engine::default_router() const noexcept {
 bool Ipv6Engine::on_link(Instant now, const Ipv6Address& dst) const noexcept {
   if (dst.is_link_local()) return true;
   for (const auto& p : prefixes_)
-    if (p.expires > now && in_prefix(dst, p.prefix, p.len)) return true;
+    if (p.expires > now && ipv6_prefix_match(p.prefix, dst, p.len)) return true;
   for (const auto& a : addrs_)  // a static address/len implies an on-link prefix (as `ip addr add` does)
-    if (a.origin == AddressOrigin::kStatic && a.prefix_len < 128 && in_prefix(dst, a.address, a.prefix_len))
+    if (a.origin == AddressOrigin::kStatic && a.prefix_len < 128 && ipv6_prefix_match(a.address, dst, a.prefix_len))
       return true;
   return false;
 }

@@ -1,6 +1,7 @@
 // Ipv6Cidr and the RFC 4862 §5.5.3 lifetime rules used by the IPv6 engine's SLAAC.
 #include "ip/slaac.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace tapstack::ip {
@@ -18,7 +19,14 @@ std::optional<Ipv6Cidr> Ipv6Cidr::parse(std::string_view s) noexcept {
 }
 
 bool ipv6_prefix_match(const Ipv6Address& a, const Ipv6Address& b, std::uint8_t prefix_len) noexcept {
-  return ipv6_common_prefix_len(a, b) >= std::min<unsigned>(prefix_len, 128);
+  // Two 64-bit compares (the on-link check runs for every packet sent): the addresses as big-endian words.
+  const Bytes x{reinterpret_cast<const std::byte*>(a.octets.data()), 16};
+  const Bytes y{reinterpret_cast<const std::byte*>(b.octets.data()), 16};
+  const std::uint64_t hi = load_be64(x, 0) ^ load_be64(y, 0), lo = load_be64(x, 8) ^ load_be64(y, 8);
+  const unsigned len = std::min<unsigned>(prefix_len, 128);
+  if (len == 0) return true;
+  if (len <= 64) return (hi >> (64 - len)) == 0;
+  return hi == 0 && (lo >> (128 - len)) == 0;
 }
 
 unsigned ipv6_common_prefix_len(const Ipv6Address& a, const Ipv6Address& b) noexcept {

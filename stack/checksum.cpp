@@ -67,21 +67,16 @@ __attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(const std::byte* p
 }
 #endif
 
-// Below this size the scalar loop wins (the vector path's setup and final reduction cost more than they save on
-// a 64-byte header; measured with bench_checksum, see docs/benchmarks.md).
-[[maybe_unused]] constexpr std::size_t kAvx2MinBytes = 128;
-
 // Sums `data` as big-endian 16-bit words into a 64-bit accumulator (not folded); copies it to `dst` first
 // when `dst` is not null (dst has room for data.size() bytes).
 std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
-  std::uint64_t acc = 0;
   const std::byte* p = data.data();
   std::size_t n = data.size();
   // Sum native-endian 32-bit halves of 64-bit loads; byte-swap the folded result once at the end
   // (the one's-complement sum is byte-order independent, RFC 1071 §2(B)).
   std::uint64_t native = 0;
 #ifdef TAPSTACK_CHECKSUM_AVX2
-  if (n >= kAvx2MinBytes && have_avx2()) {
+  if (n >= checksum_detail::kShortSpan && have_avx2()) {
     const std::size_t blocks = n / 32;
     native += dst != nullptr ? sum_blocks_avx2<true>(p, blocks, dst) : sum_blocks_avx2<false>(p, blocks, nullptr);
     p += blocks * 32;
@@ -99,8 +94,7 @@ std::uint64_t sum_be(Bytes data, std::byte* dst = nullptr) noexcept {
     n -= 32;
   }
   native += checksum_detail::sum_native_short(p, n);  // the last < 32 bytes, an odd one included
-  acc += checksum_detail::fold_native(native);
-  return acc;
+  return checksum_detail::fold_native(native);
 }
 
 }  // namespace

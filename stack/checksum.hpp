@@ -11,7 +11,9 @@
 namespace tapstack {
 
 namespace checksum_detail {
-// Spans shorter than this (headers, pseudo-header fields) are summed inline; longer ones go to the vector path.
+// Spans shorter than this (headers, pseudo-header fields) are summed inline by the scalar loop; longer ones go to
+// the vector path, whose setup and final reduction cost more than they save on a 64-byte header (measured with
+// bench_checksum, see docs/benchmarks.md).
 inline constexpr std::size_t kShortSpan = 128;
 // The one's-complement sum of a short span as native-endian 32-bit words, not folded. RFC 1071 §2(B): the sum
 // is byte-order independent, so the folded result is byte-swapped once (to_be16) instead of every word.

@@ -799,6 +799,22 @@ Ipv6Address flip_bit(Ipv6Address a, unsigned i) {
   return a;
 }
 
+TEST(Ipv6Prefix, MatchAgreesWithTheCommonPrefixLengthAtEveryLength) {
+  // ipv6_prefix_match (two 64-bit compares) against ipv6_common_prefix_len (a byte loop), for pairs inside
+  // 2001:db8::/32 that differ from bit 32 on, and every uint8 length (above 128 means 128).
+  SeededRng rng{5};
+  for (int i = 0; i < 200; ++i) {
+    Ipv6Address a = *Ipv6Address::parse("2001:db8::"), b = a;
+    for (std::size_t k = 4; k < 16; ++k) a.octets[k] = b.octets[k] = std::uint8_t(rng.next_u32());
+    b.octets[4 + rng.uniform(12)] ^= std::uint8_t(1u << rng.uniform(8));  // one bit apart, anywhere past /32
+    if (i % 4 == 0) b = a;                                                 // and equal pairs
+    const unsigned common = ipv6_common_prefix_len(a, b);
+    for (unsigned len = 0; len <= 255; ++len) {
+      ASSERT_EQ(ipv6_prefix_match(a, b, std::uint8_t(len)), common >= std::min(len, 128u)) << "len " << len;
+    }
+  }
+}
+
 TEST(Interface6, StaticPrefixOnLinkDecisionAtEveryLength) {
   // 2001:db8::2/L makes a destination on-link exactly when it shares the first L bits: the one differing only
   // in bit L is resolved on the link (queued behind a multicast NS), the one differing only in bit L-1 has no
