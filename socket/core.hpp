@@ -5,9 +5,10 @@
 //
 // Threads: the application side writes `tx`/`dtx` and reads `rx`/`drx` (one SPSC ring per direction, the
 // loop on the other end; for TCP, `tx` and `rx` are the connection's own send and receive buffers, so payload
-// is copied once between the application and the wire); everything else shared is atomic. `loop` is touched by the stack loop only (in
-// manual mode, by the thread that polls). The loop publishes data before state (release), and application
-// code reads state before data (acquire), so "EOF" or "error" is never seen before the bytes that preceded it.
+// is copied once between the application and the wire); everything else shared is atomic. `loop` is touched by the
+// stack loop only (in manual mode, by the thread that polls). The loop publishes data before state (release), and
+// application code reads state before data (acquire), so "EOF" or "error" is never seen before the bytes that preceded
+// it.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -74,12 +75,12 @@ struct SocketCore {
 
   // Published by the loop.
   std::atomic<Phase> phase{Phase::kFresh};
-  std::atomic<int> error{0};              // TCP: sticky errno once every byte before it reached rx
-  std::atomic<int> async_error{0};        // UDP: an asynchronous error, reported once by the next call
-  std::atomic<bool> eof{false};           // TCP: the peer's FIN arrived and every byte before it is in rx
-  std::atomic<bool> send_closed{false};   // TCP: the connection takes no more data (closed, reset)
+  std::atomic<int> error{0};                   // TCP: sticky errno once every byte before it reached rx
+  std::atomic<int> async_error{0};             // UDP: an asynchronous error, reported once by the next call
+  std::atomic<bool> eof{false};                // TCP: the peer's FIN arrived and every byte before it is in rx
+  std::atomic<bool> send_closed{false};        // TCP: the connection takes no more data (closed, reset)
   std::atomic<std::uint32_t> accept_ready{0};  // listener: established connections waiting for accept()
-  std::atomic<std::uint32_t> rx_blocked{0};  // UDP, 1: the loop holds received datagrams that did not fit drx
+  std::atomic<std::uint32_t> rx_blocked{0};    // UDP, 1: the loop holds received datagrams that did not fit drx
 
   // TCP, copy-once signals. The application sets a bit of `app_dirty` after it wrote tx (kTxWritten) or after
   // its read of rx reached `rx_wake_at` (kRxRead), and wakes the loop only when the word goes from 0 to
@@ -115,6 +116,10 @@ struct SocketCore {
     // and had acknowledged (tx consumed: wake writers), and the rx_wake_at it last published.
     std::size_t tx_produced = 0, tx_consumed = 0, rx_produced = 0, rx_consumed = 0;
     std::size_t rx_wake_at = 0;
+    // Reader wake-ups in batches (Runtime::sync_tcp): the connection's short-segment count when readers were
+    // last woken, and whether bytes received since then still owe them a wake-up.
+    std::uint64_t rx_short_segments = 0;
+    bool rx_wake_owed = false;
     // Last published values, so that a change (and only a change) notifies.
     Phase phase = Phase::kFresh;
     int error = 0;

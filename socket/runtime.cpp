@@ -8,16 +8,16 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <new>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "socket/constants.hpp"
 #include "socket/core.hpp"
 #include "socket/impl.hpp"
-#include "socket/socket.hpp"
 #include "socket/resolver_driver.hpp"
+#include "socket/socket.hpp"
 #include "socket/sys.hpp"
 #include "tcp/state.hpp"
 
@@ -531,6 +531,7 @@ void Runtime::adopt_buffers(SocketCore& c, tcp::Connection& conn) noexcept {
   L.tx_consumed = c.tx->consumed();
   L.rx_produced = c.rx->produced();  // bytes that arrived before accept() wake nobody: nobody waits yet
   L.rx_consumed = c.rx->consumed();
+  L.rx_short_segments = conn.short_segments_received();
   L.rx_wake_at = 0;
   c.rx_wake_at.store(0, std::memory_order_relaxed);  // the core is not shared with another thread yet
 }
@@ -615,7 +616,9 @@ bool Runtime::tcp_has_work(const SocketCore& c) const noexcept {
   const std::size_t read = c.rx->consumed();
   if (read != L.rx_consumed && (manual_ || read >= L.rx_wake_at)) return true;
   // Unpublished progress: bytes received (readers to wake), send room (writers to wake).
-  if (c.rx->produced() != L.rx_produced || (c.tx->consumed() != L.tx_consumed && tx_room_to_report(c))) return true;
+  if (L.rx_wake_owed || c.rx->produced() != L.rx_produced ||
+      (c.tx->consumed() != L.tx_consumed && tx_room_to_report(c)))
+    return true;
   // Unpublished state.
   if (L.phase == Phase::kConnecting && tcp::is_synchronized(fc->state())) return true;
   if ((fc->error() && fc->error().value() != L.error) || (fc->fin_received() && !L.eof)) return true;
@@ -668,11 +671,23 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
       L.rx_consumed = read;
       tcp_->connection(*L.conn);  // marks it for this iteration's poll
     }
-    // What the connection did: bytes received wake readers; bytes acknowledged (tx space) wake a blocked
-    // writer once a quarter of the ring is free or it drained, not per ACK.
+    // What the connection did: bytes received wake readers (in batches, see below); bytes acknowledged (tx
+    // space) wake a blocked writer once a quarter of the ring is free or it drained, not per ACK.
     const std::size_t received = c.rx->produced();
     if (received != L.rx_produced) {
       L.rx_produced = received;
+      L.rx_wake_owed = true;
+      // Threaded, a reader's wake-up costs this loop a futex syscall and, often, the CPU it runs on (the woken
+      // thread is placed beside its waker), and a bulk stream brings bytes on every iteration. So readers are
+      // woken at once in manual mode, for a segment shorter than the peer's full size (the end of a message,
+      // Connection::short_segments_received) and once an eighth of the ring is unread; other bytes wait for
+      // the first iteration that brings this socket nothing new (the burst paused, or the window closed),
+      // which has_work() makes come before the loop sleeps.
+      const std::uint64_t shorts = fc->short_segments_received();
+      if (manual_ || shorts != L.rx_short_segments || received - c.rx->consumed() >= c.rx->capacity() / 8)
+        wake = true;
+      L.rx_short_segments = shorts;
+    } else if (L.rx_wake_owed) {
       wake = true;
     }
     const std::size_t acked = c.tx->consumed();
@@ -723,7 +738,10 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
     c.send_closed.store(send_closed, std::memory_order_release);
     wake = true;
   }
-  if (wake) notify(c);
+  if (wake) {
+    L.rx_wake_owed = false;
+    notify(c);
+  }
 }
 
 void Runtime::sync_udp(SocketCore& c) noexcept {
@@ -921,8 +939,8 @@ void Runtime::execute(Command& cmd, Instant now) noexcept {
         break;
       }
       const ip::Endpoint ep = L.bound.value_or(ip::Endpoint{wildcard(c.family), 0});
-      const auto r = tcp_->listen(ep, std::size_t(std::max(cmd.backlog, 0)), connection_config(L.opts),
-                                  L.opts.reuse_addr);
+      const auto r =
+          tcp_->listen(ep, std::size_t(std::max(cmd.backlog, 0)), connection_config(L.opts), L.opts.reuse_addr);
       if (!r) {
         cmd.ec = r.error();
         break;

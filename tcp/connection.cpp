@@ -698,6 +698,7 @@ bool Connection::stage_payload(SeqNum seq, Bytes payload, Checksum& sum) noexcep
 void Connection::process_data(Instant now, SeqNum seq, Bytes data, bool fin) noexcept {
   if (!data.empty()) {
     rcv_mss_ = std::max<std::uint32_t>(rcv_mss_, std::min<std::uint32_t>(std::uint32_t(data.size()), local_mss_));
+    if (data.size() < rcv_mss_) ++short_segments_;
     const std::size_t off = forward_distance(rcv_nxt_, seq);
     // Bytes stage_payload() already placed at RCV.NXT (a prefix of them when the window trimmed the segment)
     // are not copied again.
@@ -762,7 +763,7 @@ void Connection::autotune_recv(Instant now) noexcept {
     rcv_rtt_ = !rcv_rtt_ || sample < *rcv_rtt_ ? sample : (*rcv_rtt_ * 7 + sample) / 8;
     rcv_rtt_seq_.reset();
   }
-  if (!rcv_rtt_) return;  // no estimate yet
+  if (!rcv_rtt_) return;                                            // no estimate yet
   const std::uint64_t taken = stats_.bytes_in - recv_ring_.size();  // all the application has read so far
   if (!rcvq_started_) {
     rcvq_started_ = true;

@@ -101,6 +101,11 @@ class Connection {
   // Additions to the contract: the send MSS in use and whether the peer's FIN arrived (for poll/shutdown).
   std::uint16_t send_mss() const noexcept { return smss_; }
   bool fin_received() const noexcept { return fin_received_; }
+  // In-order data segments shorter than the largest this peer sent, counted since the connection began. A
+  // sender fills whole segments until the end of a write (Nagle, TSO/GSO), so a short one usually ends a
+  // message: socket::Runtime wakes a reader at once for it, and wakes readers of full-sized bulk data in
+  // batches. (PSH cannot say this: Linux sets it on the last segment of every 64 KB TSO chunk.)
+  std::uint64_t short_segments_received() const noexcept { return short_segments_; }
   const ConnectionConfig& config() const noexcept { return cfg_; }
 
   // Copy-once: the send and receive buffers, which the connection allocates and shares. Whoever takes them
@@ -181,7 +186,7 @@ class Connection {
   std::uint32_t cwnd_room() const noexcept;
   std::uint32_t peer_room() const noexcept;
   bool can_send_fin() const noexcept;
-  Repr ack_template() const noexcept;  // ports, ACK, TS echo, SACK blocks
+  Repr ack_template() const noexcept;       // ports, ACK, TS echo, SACK blocks
   std::uint32_t data_mss() const noexcept;  // max_payload of a data segment now (fast when no SACK blocks)
   std::uint32_t max_payload(const Repr& header) const noexcept;
   SeqNum candidate_edge() const noexcept;
@@ -230,6 +235,7 @@ class Connection {
   SeqNum irs_{}, rcv_nxt_{}, rcv_adv_{};  // rcv_adv_: right edge of the window we advertised
   std::uint8_t rcv_wscale_ = 0;           // applied to our window fields
   bool fin_received_ = false;
+  std::uint64_t short_segments_ = 0;  // short_segments_received()
   std::optional<SeqNum> ooo_fin_;        // a FIN that arrived ahead of a hole
   std::uint32_t rcv_mss_ = 536;          // the peer's segment size, estimated
   std::uint32_t dup_acks_owed_ = 0;      // out-of-order segments not yet answered one by one
@@ -250,19 +256,19 @@ class Connection {
   // Buffer autotuning (ConnectionConfig::initial_buffer).
   void autotune_recv(Instant now) noexcept;
   void autotune_send() noexcept;
-  bool buffers_shared_ = false;  // share_buffers() was called: the rings never grow again
+  bool buffers_shared_ = false;        // share_buffers() was called: the rings never grow again
   std::optional<SeqNum> rcv_rtt_seq_;  // the receiver's round-trip measurement ends when RCV.NXT passes this
   Instant rcv_rtt_start_{};
   std::optional<Duration> rcv_rtt_;
   bool rcvq_started_ = false;
   Instant rcvq_start_{};
-  std::uint64_t rcvq_taken_ = 0;  // bytes the application had taken at rcvq_start_
-  std::uint64_t rcvq_space_ = 0;  // the most the application took in one round trip so far
+  std::uint64_t rcvq_taken_ = 0;           // bytes the application had taken at rcvq_start_
+  std::uint64_t rcvq_space_ = 0;           // the most the application took in one round trip so far
   const std::byte* staged_src_ = nullptr;  // the payload stage_payload() copied to the free space at RCV.NXT
   std::size_t staged_len_ = 0;
   Assembler assembler_;
   std::unique_ptr<std::byte[]> tx_scratch_;  // one segment, for payload that wraps in the send ring
-  std::uint16_t syn_window_ = 0;  // the (unscaled) window our SYN / SYN-ACK carried
+  std::uint16_t syn_window_ = 0;             // the (unscaled) window our SYN / SYN-ACK carried
 
   // Loss recovery and congestion control.
   RttEstimator rtt_;

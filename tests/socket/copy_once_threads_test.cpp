@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -156,6 +157,51 @@ TEST_F(CopyOnceThreads, ResetWhileTheReaderWaits_DataThenEconnreset) {
   reader.join();
   EXPECT_EQ(err, ECONNRESET);
   EXPECT_TRUE(got == data);
+}
+
+// Readers of full-sized segments are woken in batches (Runtime::sync_tcp): at once only for a short segment, the
+// end of a peer's write, or an eighth of the ring. A write of exactly four full segments, far below an eighth,
+// still wakes the blocked reader, on the loop iteration after the burst, not when its 10 s timeout expires
+// (a timed-out wait looks at the ring once more, so the bytes would arrive either way: the time tells); and no
+// short segment carried it.
+TEST_F(CopyOnceThreads, FullSegmentsBelowTheBatch_WakeTheReaderWhenTheBurstEnds) {
+  socket l{b};
+  l.bind(at_b(7104));
+  l.setsockopt(SOL_SOCKET, SO_RCVBUF, 1 << 20);
+  l.listen();
+  socket c{a};
+  c.connect(at_b(7104));
+  auto [srv, peer] = l.accept();
+  constexpr std::size_t kMss = 1500 - 20 - 20 - 12;  // MTU 1500, IPv4, timestamps (checked below)
+  const std::vector<std::byte> data = make_data(4 * kMss, 11);
+  ASSERT_LT(data.size(), b.tcp_internals(srv).rx->capacity() / 8);
+  std::vector<std::byte> got;
+  std::error_code err;
+  std::atomic<bool> reading{false};
+  std::thread reader([&] {
+    srv.settimeout(10.0);
+    std::vector<std::byte> buf(data.size());
+    reading.store(true);
+    while (got.size() < data.size()) {
+      const std::size_t n = srv.recv_into(buf, 0, err);
+      if (err || n == 0) return;
+      got.insert(got.end(), buf.begin(), buf.begin() + long(n));
+    }
+  });
+  while (!reading.load()) std::this_thread::yield();
+  std::this_thread::sleep_for(milliseconds{50});  // the reader is asleep on the empty ring
+  const auto t0 = std::chrono::steady_clock::now();
+  c.sendall(data);
+  reader.join();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_FALSE(err) << err.message();
+  EXPECT_TRUE(got == data);
+  EXPECT_LT(waited, std::chrono::seconds{3});
+  // The loops are stopped (joined) before their connections are looked at from this thread.
+  a.stop();
+  b.stop();
+  EXPECT_EQ(a.tcp_internals(c).conn->send_mss(), kMss);
+  EXPECT_EQ(b.tcp_internals(srv).conn->short_segments_received(), 0u);
 }
 
 // Connected and idle, with a reader blocked in recv (timeout 1 s): the two loops sleep in ppoll on their link's
