@@ -48,6 +48,21 @@ TEST(TcpConnection, DelayedAck_EverySecondFullSegmentAckedAtOnce) {
   EXPECT_EQ(read_all(h.conn), pattern(4380));
 }
 
+// A segment shorter than the largest the peer sent so far usually ends one of its writes (socket::Runtime wakes a
+// reader at once for it and batches the wake-ups of full-sized bulk data): counted, full-sized ones are not.
+TEST(TcpConnection, ShortSegmentsReceived_CountsSegmentsBelowThePeersFullSize) {
+  auto h = TcpHarness::established(kLocalIss, kRemoteIss);
+  EXPECT_EQ(h.conn.short_segments_received(), 0u);
+  h.receive(ms(10), h.peer().seq(R).ack(L).payload(pattern(1460)));
+  h.receive(ms(10), h.peer().seq(R + 1460).ack(L).payload(pattern(1460, 1460)));
+  EXPECT_EQ(h.conn.short_segments_received(), 0u);
+  h.receive(ms(10), h.peer().seq(R + 2920).ack(L).payload(pattern(100, 2920)));
+  EXPECT_EQ(h.conn.short_segments_received(), 1u);
+  h.receive(ms(11), h.peer().seq(R + 3020).ack(L).payload(pattern(1460, 3020)));
+  EXPECT_EQ(h.conn.short_segments_received(), 1u);
+  EXPECT_EQ(read_all(h.conn), pattern(4480));
+}
+
 TEST(TcpConnection, DelayedAck_PiggybackedOnData) {
   auto h = TcpHarness::established(kLocalIss, kRemoteIss);
   h.receive(ms(10), h.peer().seq(R).ack(L).payload("ping"));
