@@ -172,7 +172,11 @@ class Interface final : public IpSender {
   std::uint16_t next_ident(Ipv4Address src, Ipv4Address dst, std::uint8_t proto) noexcept;
   // Sends the IP packet at tx_buf_[kEthernetHeaderLen, +len) toward `r`: transmits, or queues for ARP.
   SendResult output(Instant now, const Route& r, std::size_t ip_len) noexcept;
+  // The same for the whole frame in `frame` (Ethernet header room + IP packet): tx_buf_, or the buffer the link
+  // lent (`lent`, Link::lend_tx), which is then sent without a copy.
+  SendResult output(Instant now, const Route& r, MutableBytes frame, bool lent) noexcept;
   bool transmit_frame(Instant now, MacAddress dst, std::size_t ip_len) noexcept;  // eth header + tx_buf_
+  bool transmit_frame(Instant now, MacAddress dst, MutableBytes frame, bool lent) noexcept;
   void send_arp(Instant now, std::uint16_t op, MacAddress eth_dst, MacAddress target_mac, Ipv4Address target_ip) noexcept;
 
   Link& link_;
