@@ -68,6 +68,10 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
   if (cfg_.ipv4 && cfg_.ipv4->prefix_len > 32) throw std::invalid_argument("ip::Interface: IPv4 prefix length > 32");
   if (cfg_.mac.is_multicast()) throw std::invalid_argument("ip::Interface: the interface MAC must be unicast");
   if (cfg_.default_ttl == 0) cfg_.default_ttl = 64;
+  if (cfg_.ipv4 && cfg_.ipv4->prefix_len < 31) {
+    has_subnet_bcast_ = true;
+    subnet_bcast_ = cfg_.ipv4->subnet_broadcast().to_u32();
+  }
   if (cfg_.rx_batch == 0) cfg_.rx_batch = 1;
   for (auto& c : ident_counters_) c = std::uint16_t(rng_.next_u32());
   handler_list_.reserve(8);
@@ -157,10 +161,6 @@ void Interface::on_arp(Instant now, Bytes payload, bool) noexcept {
     send_arp(now, std::uint16_t(ArpOp::kReply), arp.sender_mac, reply.target_mac, reply.target_ip);
     ++counters_.arp_replies_sent;
   }
-}
-
-bool Interface::is_our_broadcast(Ipv4Address a) const noexcept {
-  return cfg_.ipv4 && cfg_.ipv4->prefix_len < 31 && a == cfg_.ipv4->subnet_broadcast();
 }
 
 bool Interface::is_bad_source(Ipv4Address a) const noexcept {

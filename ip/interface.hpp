@@ -168,7 +168,8 @@ class Interface final : public IpSender {
 
   std::optional<Route> route(Ipv4Address dst) const noexcept;
   bool is_bad_source(Ipv4Address a) const noexcept;
-  bool is_our_broadcast(Ipv4Address a) const noexcept;
+  // The subnet's directed broadcast (RFC 919; none for /31 and /32): compared on every frame, so precomputed.
+  bool is_our_broadcast(Ipv4Address a) const noexcept { return has_subnet_bcast_ && a.to_u32() == subnet_bcast_; }
   std::uint16_t next_ident(Ipv4Address src, Ipv4Address dst, std::uint8_t proto) noexcept;
   // Sends the IP packet at tx_buf_[kEthernetHeaderLen, +len) toward `r`: transmits, or queues for ARP.
   SendResult output(Instant now, const Route& r, std::size_t ip_len) noexcept;
@@ -181,6 +182,8 @@ class Interface final : public IpSender {
 
   Link& link_;
   InterfaceConfig cfg_;
+  bool has_subnet_bcast_ = false;  // cfg_.ipv4 with a prefix shorter than /31
+  std::uint32_t subnet_bcast_ = 0;
   Rng& rng_;
   ArpCache arp_;
   Reassembler reasm_;
