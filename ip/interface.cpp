@@ -474,7 +474,7 @@ SendResult Interface::output(Instant now, const Route& r, std::size_t ip_len) no
 
 SendResult Interface::output(Instant now, const Route& r, MutableBytes frame, bool lent) noexcept {
   if (r.broadcast) return transmit_frame(now, MacAddress::broadcast(), frame, lent) ? SendResult::kSent : SendResult::kDropped;
-  if (auto mac = arp_.lookup(now, r.next_hop))
+  if (const MacAddress* mac = arp_.resolved(now, r.next_hop))
     return transmit_frame(now, *mac, frame, lent) ? SendResult::kSent : SendResult::kDropped;
   // Not resolved: the packet waits in the ARP queue (a copy); a lent buffer is simply not sent.
   const auto q = arp_.enqueue(now, r.next_hop, Bytes{frame.subspan(kEth)});
