@@ -114,7 +114,7 @@ class IpAddress {
   constexpr IpAddress(Ipv4Address a) noexcept : family_{Family::kIpv4} {  // NOLINT: implicit by design
     for (int i = 0; i < 4; ++i) bytes_[std::size_t(i)] = a.octets[std::size_t(i)];
   }
-  constexpr IpAddress(Ipv6Address a) noexcept : family_{Family::kIpv6}, bytes_{a.octets} {}  // NOLINT
+  constexpr IpAddress(Ipv6Address a) noexcept : bytes_{a.octets}, family_{Family::kIpv6} {}  // NOLINT
   // Either text form; nullopt on anything else (names are resolved by dns/, not here).
   static std::optional<IpAddress> parse(std::string_view s) noexcept;
 
@@ -128,7 +128,11 @@ class IpAddress {
   std::string to_string() const { return is_v4() ? v4().to_string() : v6().to_string(); }
   // The address bytes in network order: 4 for IPv4, 16 for IPv6.
   Bytes bytes() const noexcept { return Bytes{reinterpret_cast<const std::byte*>(bytes_.data()), is_v4() ? 4u : 16u}; }
-  friend constexpr auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  // Family first, then the bytes (the order the members had before bytes_ moved to the front).
+  friend constexpr std::strong_ordering operator<=>(const IpAddress& a, const IpAddress& b) noexcept {
+    if (const auto c = a.family_ <=> b.family_; c != 0) return c;
+    return a.bytes_ <=> b.bytes_;
+  }
   friend constexpr bool operator==(const IpAddress& a, const IpAddress& b) noexcept {
     if (a.family_ != b.family_) return false;
     if (std::is_constant_evaluated()) return a.bytes_ == b.bytes_;
@@ -137,8 +141,11 @@ class IpAddress {
   friend std::ostream& operator<<(std::ostream& os, const IpAddress& a) { return os << a.to_string(); }
 
  private:
-  Family family_ = Family::kIpv4;
+  // bytes_ first: a copied address is then one 16-byte store plus the family byte, and equal16's two 8-byte
+  // loads of it (the TCP demultiplexer compares a freshly built 4-tuple) are each inside that store and forward
+  // from it; with the family byte first they straddled two stores and waited for both to retire.
   std::array<std::uint8_t, 16> bytes_{};  // IPv4 uses the first 4; the rest stay zero
+  Family family_ = Family::kIpv4;
 };
 
 // An IP address and a port: one end of a UDP or TCP flow.

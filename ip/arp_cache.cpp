@@ -10,21 +10,13 @@ ArpCache::ArpCache(ArpCacheConfig cfg) : cfg_{cfg} {
   entries_.reserve(cfg_.max_entries);  // no rehash on the packet path
 }
 
-std::optional<MacAddress> ArpCache::lookup(Instant now, Ipv4Address ip) noexcept {
-  // Every packet to the same next hop asks again: the entry found last is checked before hashing. Pointers to
-  // unordered_map elements survive rehashing; every erase forgets the memo.
+ArpCache::Entry* ArpCache::find_entry(Ipv4Address ip) noexcept {
   const std::uint32_t key = ip.to_u32();
-  Entry* e = memo_ != nullptr && memo_key_ == key ? memo_ : nullptr;
-  if (e == nullptr) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return std::nullopt;
-    e = &it->second;
-    memo_ = e;
-    memo_key_ = key;
-  }
-  if (!e->resolved || e->expires_at <= now) return std::nullopt;
-  e->last_used = now;
-  return e->mac;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  memo_ = &it->second;
+  memo_key_ = key;
+  return memo_;
 }
 
 bool ArpCache::is_incomplete(Ipv4Address ip) const noexcept {

@@ -38,7 +38,20 @@ class ArpCache {
   explicit ArpCache(ArpCacheConfig cfg = {});
 
   // The MAC for `ip` if a mapping is known and younger than reachable_time; marks it recently used.
-  std::optional<MacAddress> lookup(Instant now, Ipv4Address ip) noexcept;
+  std::optional<MacAddress> lookup(Instant now, Ipv4Address ip) noexcept {
+    const MacAddress* mac = resolved(now, ip);
+    return mac != nullptr ? std::optional<MacAddress>{*mac} : std::nullopt;
+  }
+  // lookup() for the send path: a pointer to the cached MAC (nullptr: none), valid until the cache next changes.
+  // Every packet to the same next hop asks, so the entry found last is checked first, inline. (GCC builds a
+  // std::optional<MacAddress> in memory with 4- and 2-byte stores and reads it back with overlapping loads that
+  // cannot be forwarded from those stores: that stall cost more than the rest of the lookup.)
+  const MacAddress* resolved(Instant now, Ipv4Address ip) noexcept {
+    Entry* e = memo_ != nullptr && memo_key_ == ip.to_u32() ? memo_ : find_entry(ip);
+    if (e == nullptr || !e->resolved || e->expires_at <= now) return nullptr;
+    e->last_used = now;
+    return &e->mac;
+  }
 
   // What a valid ARP packet teaches (RFC 826 "Packet Reception"): the sender's mapping updates an existing
   // entry (merge flag); a new entry is created only when `targeted` (the packet's target IP is ours), so
@@ -83,6 +96,9 @@ class ArpCache {
   };
   Entry* memo_ = nullptr;  // the entry lookup() found last (see lookup)
   std::uint32_t memo_key_ = 0;
+  // The entry for `ip` from the map (nullptr: none), remembered in the memo. Pointers to unordered_map elements
+  // survive rehashing; every erase forgets the memo.
+  Entry* find_entry(Ipv4Address ip) noexcept;
   // Makes room for one more entry (evicts expired first, then the least recently used, resolved before
   // incomplete). False when max_entries is 0.
   bool make_room(Instant now) noexcept;

@@ -68,6 +68,10 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
   if (cfg_.ipv4 && cfg_.ipv4->prefix_len > 32) throw std::invalid_argument("ip::Interface: IPv4 prefix length > 32");
   if (cfg_.mac.is_multicast()) throw std::invalid_argument("ip::Interface: the interface MAC must be unicast");
   if (cfg_.default_ttl == 0) cfg_.default_ttl = 64;
+  if (cfg_.ipv4 && cfg_.ipv4->prefix_len < 31) {
+    has_subnet_bcast_ = true;
+    subnet_bcast_ = cfg_.ipv4->subnet_broadcast().to_u32();
+  }
   if (cfg_.rx_batch == 0) cfg_.rx_batch = 1;
   for (auto& c : ident_counters_) c = std::uint16_t(rng_.next_u32());
   handler_list_.reserve(8);
@@ -157,10 +161,6 @@ void Interface::on_arp(Instant now, Bytes payload, bool) noexcept {
     send_arp(now, std::uint16_t(ArpOp::kReply), arp.sender_mac, reply.target_mac, reply.target_ip);
     ++counters_.arp_replies_sent;
   }
-}
-
-bool Interface::is_our_broadcast(Ipv4Address a) const noexcept {
-  return cfg_.ipv4 && cfg_.ipv4->prefix_len < 31 && a == cfg_.ipv4->subnet_broadcast();
 }
 
 bool Interface::is_bad_source(Ipv4Address a) const noexcept {
@@ -455,8 +455,12 @@ std::uint16_t Interface::next_ident(Ipv4Address src, Ipv4Address dst, std::uint8
 }
 
 bool Interface::transmit_frame(Instant now, MacAddress dst, std::size_t ip_len) noexcept {
-  emit_ethernet_header(MutableBytes{tx_buf_}, dst, cfg_.mac, EtherType::kIpv4);
-  if (!link_.transmit(now, Bytes{tx_buf_.data(), kEth + ip_len})) {
+  return transmit_frame(now, dst, MutableBytes{tx_buf_}.first(kEth + ip_len), false);
+}
+
+bool Interface::transmit_frame(Instant now, MacAddress dst, MutableBytes frame, bool lent) noexcept {
+  emit_ethernet_header(frame, dst, cfg_.mac, EtherType::kIpv4);
+  if (!(lent ? link_.transmit_lent(now, frame.size()) : link_.transmit(now, frame))) {
     ++counters_.drop_tx_link;
     return false;
   }
@@ -465,10 +469,15 @@ bool Interface::transmit_frame(Instant now, MacAddress dst, std::size_t ip_len) 
 }
 
 SendResult Interface::output(Instant now, const Route& r, std::size_t ip_len) noexcept {
-  if (r.broadcast) return transmit_frame(now, MacAddress::broadcast(), ip_len) ? SendResult::kSent : SendResult::kDropped;
-  if (auto mac = arp_.lookup(now, r.next_hop))
-    return transmit_frame(now, *mac, ip_len) ? SendResult::kSent : SendResult::kDropped;
-  const auto q = arp_.enqueue(now, r.next_hop, Bytes{tx_buf_.data() + kEth, ip_len});
+  return output(now, r, MutableBytes{tx_buf_}.first(kEth + ip_len), false);
+}
+
+SendResult Interface::output(Instant now, const Route& r, MutableBytes frame, bool lent) noexcept {
+  if (r.broadcast) return transmit_frame(now, MacAddress::broadcast(), frame, lent) ? SendResult::kSent : SendResult::kDropped;
+  if (const MacAddress* mac = arp_.resolved(now, r.next_hop))
+    return transmit_frame(now, *mac, frame, lent) ? SendResult::kSent : SendResult::kDropped;
+  // Not resolved: the packet waits in the ARP queue (a copy); a lent buffer is simply not sent.
+  const auto q = arp_.enqueue(now, r.next_hop, Bytes{frame.subspan(kEth)});
   if (q.send_request) send_arp(now, std::uint16_t(ArpOp::kRequest), MacAddress::broadcast(), MacAddress{}, r.next_hop);
   if (!q.queued) {
     ++counters_.drop_tx_arp_queue;
@@ -518,10 +527,14 @@ SendResult Interface::send(Instant now, const IpSendParams& p, std::size_t paylo
   const PseudoHeader ph = ip.pseudo_header();
   ++counters_.tx_packets;
 
-  if (fits) {  // the common case: build the packet in place in the frame buffer
-    fill(MutableBytes{tx_buf_}.subspan(kEth + kIpv4MinHeaderLen, payload_len), ph);
-    ip.emit(MutableBytes{tx_buf_}.subspan(kEth));
-    return output(now, *rt, kIpv4MinHeaderLen + payload_len);
+  if (fits) {  // the common case: build the packet in place, in the link's own buffer where it lends one
+    const std::size_t frame_len = kEth + kIpv4MinHeaderLen + payload_len;
+    MutableBytes frame = link_.lend_tx(frame_len);
+    const bool lent = frame.size() == frame_len;
+    if (!lent) frame = MutableBytes{tx_buf_}.first(frame_len);
+    fill(frame.subspan(kEth + kIpv4MinHeaderLen), ph);
+    ip.emit(frame.subspan(kEth));
+    return output(now, *rt, frame, lent);
   }
 
   // RFC 791 §3.2: fragment the transport bytes into pieces of a multiple of 8 bytes.

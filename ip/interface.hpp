@@ -168,15 +168,22 @@ class Interface final : public IpSender {
 
   std::optional<Route> route(Ipv4Address dst) const noexcept;
   bool is_bad_source(Ipv4Address a) const noexcept;
-  bool is_our_broadcast(Ipv4Address a) const noexcept;
+  // The subnet's directed broadcast (RFC 919; none for /31 and /32): compared on every frame, so precomputed.
+  bool is_our_broadcast(Ipv4Address a) const noexcept { return has_subnet_bcast_ && a.to_u32() == subnet_bcast_; }
   std::uint16_t next_ident(Ipv4Address src, Ipv4Address dst, std::uint8_t proto) noexcept;
   // Sends the IP packet at tx_buf_[kEthernetHeaderLen, +len) toward `r`: transmits, or queues for ARP.
   SendResult output(Instant now, const Route& r, std::size_t ip_len) noexcept;
+  // The same for the whole frame in `frame` (Ethernet header room + IP packet): tx_buf_, or the buffer the link
+  // lent (`lent`, Link::lend_tx), which is then sent without a copy.
+  SendResult output(Instant now, const Route& r, MutableBytes frame, bool lent) noexcept;
   bool transmit_frame(Instant now, MacAddress dst, std::size_t ip_len) noexcept;  // eth header + tx_buf_
+  bool transmit_frame(Instant now, MacAddress dst, MutableBytes frame, bool lent) noexcept;
   void send_arp(Instant now, std::uint16_t op, MacAddress eth_dst, MacAddress target_mac, Ipv4Address target_ip) noexcept;
 
   Link& link_;
   InterfaceConfig cfg_;
+  bool has_subnet_bcast_ = false;  // cfg_.ipv4 with a prefix shorter than /31
+  std::uint32_t subnet_bcast_ = 0;
   Rng& rng_;
   ArpCache arp_;
   Reassembler reasm_;

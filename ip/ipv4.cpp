@@ -56,20 +56,25 @@ Ipv4Repr Ipv4Repr::parse(const Ipv4View& v) noexcept {
 }
 
 void Ipv4Repr::emit(MutableBytes out) const noexcept {
-  store_u8(out, ipv4_field::kVerIhl, 0x45);
-  store_u8(out, ipv4_field::kTos, tos);
-  store_be16(out, ipv4_field::kTotalLen, std::uint16_t(kIpv4MinHeaderLen + payload_len));
-  store_be16(out, ipv4_field::kIdent, ident);
+  // The ten 16-bit words of the header, summed as values: reading the just-stored bytes back for the checksum
+  // would stall on store forwarding (wide loads over narrow stores).
+  const std::uint16_t ver_tos = std::uint16_t(0x4500 | tos);
+  const auto total_len = std::uint16_t(kIpv4MinHeaderLen + payload_len);
   std::uint16_t flags_frag = std::uint16_t((frag_offset / 8u) & ipv4_field::kFragOffsetMask);
   if (dont_fragment) flags_frag |= ipv4_field::kFlagDf;
   if (more_fragments) flags_frag |= ipv4_field::kFlagMf;
+  const std::uint16_t ttl_proto = std::uint16_t((ttl << 8) | protocol);
+  const std::uint32_t s = src.to_u32(), d = dst.to_u32();
+  const std::uint64_t sum = std::uint64_t(ver_tos) + total_len + ident + flags_frag + ttl_proto + (s >> 16) +
+                            (s & 0xffff) + (d >> 16) + (d & 0xffff);
+  store_be16(out, ipv4_field::kVerIhl, ver_tos);  // version 4, IHL 5, then TOS
+  store_be16(out, ipv4_field::kTotalLen, total_len);
+  store_be16(out, ipv4_field::kIdent, ident);
   store_be16(out, ipv4_field::kFlagsFrag, flags_frag);
-  store_u8(out, ipv4_field::kTtl, ttl);
-  store_u8(out, ipv4_field::kProtocol, protocol);
-  store_be16(out, ipv4_field::kChecksum, 0);
-  src.write(out.subspan(ipv4_field::kSrc, 4));
-  dst.write(out.subspan(ipv4_field::kDst, 4));
-  store_be16(out, ipv4_field::kChecksum, internet_checksum(Bytes{out}.first(kIpv4MinHeaderLen)));
+  store_be16(out, ipv4_field::kTtl, ttl_proto);  // TTL, then protocol
+  store_be16(out, ipv4_field::kChecksum, std::uint16_t(~checksum_fold(sum)));
+  store_be32(out, ipv4_field::kSrc, s);
+  store_be32(out, ipv4_field::kDst, d);
 }
 
 std::ostream& operator<<(std::ostream& os, const Ipv4Repr& r) {

@@ -32,6 +32,22 @@ class Link {
     if (!n) return std::nullopt;
     return Bytes{scratch.data(), *n};
   }
+  // Zero-copy transmit where the link can lend its own memory (MemoryLink does): a buffer of exactly `len` bytes to
+  // build the next frame in, valid until transmit_lent() or the next lend_tx() (which may lend the same memory
+  // again, so a lent buffer that was not sent is simply forgotten); transmit() and receive() do not disturb it.
+  // Empty when the link does not lend (the default): the caller builds the frame in its own buffer and calls
+  // transmit(), so every link supports the caller that tries this first.
+  virtual MutableBytes lend_tx(std::size_t len) noexcept {
+    (void)len;
+    return {};
+  }
+  // Sends the frame built in the buffer lend_tx() lent, `len` bytes (at most what was lent); as transmit().
+  // False (and nothing sent) when nothing is lent.
+  virtual bool transmit_lent(Instant now, std::size_t len) noexcept {
+    (void)now;
+    (void)len;
+    return false;
+  }
   // Links whose frames arrive on a schedule (a pcap replay, a delaying decorator) say when the next one does.
   virtual std::optional<Instant> next_arrival() const noexcept { return std::nullopt; }
   // A descriptor that polls readable when frames may be waiting; -1 for in-memory links.

@@ -1314,14 +1314,15 @@ bool Connection::poll_transmit(Instant now, FunctionRef<void(const Repr&)> emit)
     }
     return true;
   }
-  if (std::optional<TxPlan> p = plan_recovery()) {
-    if (fast_rxt_pending_) {
+  // Loss recovery first; out of recovery (almost always) neither recovery plan is built.
+  if (in_recovery_) {
+    if (std::optional<TxPlan> p = plan_recovery()) {
       fast_rxt_pending_ = false;
+      high_rxt_ = seq_max(high_rxt_, p->seq + p->len + (has(p->ctl, Control::kFin) ? 1u : 0u));
+      rtt_seq_.reset();
+      emit_plan(now, *p, emit);
+      return true;
     }
-    high_rxt_ = seq_max(high_rxt_, p->seq + p->len + (has(p->ctl, Control::kFin) ? 1u : 0u));
-    rtt_seq_.reset();
-    emit_plan(now, *p, emit);
-    return true;
   }
   if (snd_una_ == snd_max_ && now - last_send_ > rtt_.rto() && snd_nxt_ < data_end()) {
     cc_->on_idle_restart(now, rtt_.rto());  // RFC 5681 §4.1
@@ -1332,10 +1333,12 @@ bool Connection::poll_transmit(Instant now, FunctionRef<void(const Repr&)> emit)
     emit_plan(now, *p, emit);
     return true;
   }
-  if (std::optional<TxPlan> p = plan_rule3()) {
-    high_rxt_ = seq_max(high_rxt_, p->seq + p->len);
-    emit_plan(now, *p, emit);
-    return true;
+  if (in_recovery_) {
+    if (std::optional<TxPlan> p = plan_rule3()) {
+      high_rxt_ = seq_max(high_rxt_, p->seq + p->len);
+      emit_plan(now, *p, emit);
+      return true;
+    }
   }
   update_persist(now);
   if (ack_now_ || window_update_due()) {

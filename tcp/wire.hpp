@@ -268,5 +268,8 @@ struct Repr {
 // read so far, ignore the rest and still deliver the segment, rather than reset. Every step advances by
 // at least one byte, so the walk ends in at most options.size() steps (picoTCP CVE-2020-24337).
 OptionsStatus parse_options(Bytes options, Repr& into) noexcept;
+// parse_options without its fast path for the common NOP, NOP, TS layout: the general walk alone, which
+// parse_options must match byte for byte (tests compare the two).
+OptionsStatus walk_options(Bytes options, Repr& into) noexcept;
 
 }  // namespace tapstack::tcp

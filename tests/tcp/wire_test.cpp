@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
@@ -328,6 +329,62 @@ TEST(TcpOptions, LoopingSequencesTerminate) {  // picoTCP CVE-2020-24337
     }
   }
   EXPECT_GT(malformed, 0u);
+}
+
+// parse_options (fast path for NOP, NOP, TS) and walk_options (the general walk) give the same status and the
+// same Repr, starting from a Repr that already holds options of an earlier area (which must stay untouched).
+void expect_fast_path_matches_walk(const std::vector<std::byte>& o) {
+  Repr seed;
+  seed.mss = 1234;
+  seed.window_scale = 3;
+  seed.timestamps = Timestamps{7, 8};
+  Repr fast = seed, walked = seed;
+  const OptionsStatus sf = parse_options(o, fast);
+  const OptionsStatus sw = walk_options(o, walked);
+  EXPECT_EQ(sf, sw) << ::testing::PrintToString(o);
+  EXPECT_EQ(fast, walked) << ::testing::PrintToString(o);
+  EXPECT_EQ(fast.sack_count, walked.sack_count);
+}
+
+TEST(TcpOptions, TimestampFastPathTakesNopNopTs) {
+  OptionsStatus st{};
+  const auto r = options_of(to_bytes({1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}), &st);
+  EXPECT_EQ(st, OptionsStatus::kOk);
+  ASSERT_TRUE(r.timestamps);
+  EXPECT_EQ(r.timestamps->tsval, 0x11223344u);
+  EXPECT_EQ(r.timestamps->tsecr, 0x55667788u);
+  EXPECT_FALSE(r.mss);
+  EXPECT_FALSE(r.window_scale);
+  EXPECT_FALSE(r.sack_permitted);
+  EXPECT_EQ(r.sack_count, 0u);
+  expect_fast_path_matches_walk(to_bytes({1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}));
+}
+
+TEST(TcpOptions, TimestampFastPathNearMissesWalkAsBefore) {
+  const std::vector<std::byte> fast = to_bytes({1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88});
+  // Every value of each of the four bytes the fast path keys on (kind, kind, kind, length), one at a time.
+  for (std::size_t i = 0; i < 4; ++i) {
+    for (int v = 0; v < 256; ++v) {
+      std::vector<std::byte> o = fast;
+      o[i] = std::byte(v);
+      expect_fast_path_matches_walk(o);
+    }
+  }
+  // The same layout in a shorter or longer area: cut short, padded with EOL or NOP, followed by other options.
+  for (std::size_t n = 0; n <= kMaxOptionsLen; ++n) {
+    for (const std::byte pad : {std::byte{0}, std::byte{1}, std::byte{0xee}}) {
+      std::vector<std::byte> o(n, pad);
+      std::copy_n(fast.begin(), std::min(n, fast.size()), o.begin());
+      expect_fast_path_matches_walk(o);
+    }
+  }
+  // Timestamps in other positions and layouts that the walk must handle: SACK-permitted + TS (a SYN), TS with
+  // SACK blocks after it, TS first and the NOPs after, two TS options (the later one wins).
+  expect_fast_path_matches_walk(to_bytes({4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}));
+  expect_fast_path_matches_walk(
+      to_bytes({1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 9}));
+  expect_fast_path_matches_walk(to_bytes({8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1}));
+  expect_fast_path_matches_walk(to_bytes({8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 8, 10, 0, 0, 0, 3, 0, 0, 0, 4}));
 }
 
 TEST(TcpOptions, WrongFixedLengthsAreIgnored) {
