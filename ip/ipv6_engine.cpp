@@ -903,7 +903,8 @@ SendResult Ipv6Engine::send_from(Instant now, const Ipv6Address& src, const Ipv6
 SendResult Ipv6Engine::output(Instant now, const NextHop& nh, const Ipv6Address& src, std::size_t ip_len) noexcept {
   const Bytes packet{tx_buf_.data() + kEth, ip_len};
   if (nh.multicast_mac) return transmit(now, *nh.multicast_mac, packet) ? SendResult::kSent : SendResult::kDropped;
-  if (auto mac = nc_.lookup(now, nh.addr)) return transmit(now, *mac, packet) ? SendResult::kSent : SendResult::kDropped;
+  if (const MacAddress* mac = nc_.resolved(now, nh.addr))
+    return transmit(now, *mac, packet) ? SendResult::kSent : SendResult::kDropped;
   const auto q = nc_.enqueue(now, nh.addr, packet);
   // RFC 4861 §7.2.2: the NS comes from the prompting packet's source when that is ours.
   if (q.send_solicit) send_ns(now, nh.addr, std::nullopt, src);

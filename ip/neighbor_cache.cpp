@@ -148,16 +148,16 @@ NeighborCache::Entry* NeighborCache::create(Instant now, const Ipv6Address& ip) 
   }
 }
 
-std::optional<MacAddress> NeighborCache::lookup(Instant now, const Ipv6Address& ip) noexcept {
+const MacAddress* NeighborCache::resolved(Instant now, const Ipv6Address& ip) noexcept {
   Entry* e = find(ip);
-  if (e == nullptr || e->state == NeighborState::kIncomplete) return std::nullopt;
+  if (e == nullptr || e->state == NeighborState::kIncomplete) return nullptr;
   e->last_used = now;
   if (effective(now, *e) == NeighborState::kStale) {
     // RFC 4861 §7.3.3: the first time a STALE entry is used to send, it goes to DELAY.
     e->state = NeighborState::kDelay;
     e->timer_at = now + cfg_.delay_first_probe;
   }
-  return e->mac;
+  return &e->mac;
 }
 
 NeighborCache::Enqueue NeighborCache::enqueue(Instant now, const Ipv6Address& ip, Bytes packet) noexcept {

@@ -57,7 +57,14 @@ class NeighborCache {
 
   // Next-hop resolution for a packet about to be sent (RFC 4861 §7.2.2, §7.3.3): the MAC when the entry has
   // one. Using a STALE entry (or a REACHABLE one past its ReachableTime) moves it to DELAY.
-  std::optional<MacAddress> lookup(Instant now, const Ipv6Address& ip) noexcept;
+  std::optional<MacAddress> lookup(Instant now, const Ipv6Address& ip) noexcept {
+    const MacAddress* mac = resolved(now, ip);
+    return mac != nullptr ? std::optional<MacAddress>{*mac} : std::nullopt;
+  }
+  // lookup() for the send path: a pointer to the cached MAC (nullptr: none), valid until the cache next changes.
+  // (As ArpCache::resolved: a returned std::optional<MacAddress> is built in memory with narrow stores and read
+  // back with wider loads that cannot be forwarded from them, a stall on every packet.)
+  const MacAddress* resolved(Instant now, const Ipv6Address& ip) noexcept;
 
   struct Enqueue {
     bool queued = false;        // false: a queue bound was reached (counted)
