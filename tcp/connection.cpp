@@ -763,7 +763,8 @@ void Connection::autotune_recv(Instant now) noexcept {
     rcv_rtt_ = !rcv_rtt_ || sample < *rcv_rtt_ ? sample : (*rcv_rtt_ * 7 + sample) / 8;
     rcv_rtt_seq_.reset();
   }
-  if (!rcv_rtt_) return;                                            // no estimate yet
+  if (!rcv_rtt_) return;  // no estimate yet
+
   const std::uint64_t taken = stats_.bytes_in - recv_ring_.size();  // all the application has read so far
   if (!rcvq_started_) {
     rcvq_started_ = true;
