@@ -95,6 +95,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         *n);
   }
 
+  if (auto q = MldQuery::parse(*v)) {
+    // Only 24-byte (MLDv1) or 28+ byte queries whose sources all lie inside the message.
+    const std::size_t len = v->bytes().size();
+    if (q->v2 ? len < kMldv2QueryMinLen + std::size_t(q->source_count) * 16 : len != kMldv1QueryLen) std::abort();
+  }
   if (auto rep = Mldv2Report::parse(*v)) {
     std::size_t records = 0;
     rep->for_each_record([&](const MldRecordView& r) {

@@ -483,6 +483,29 @@ std::optional<NdpRepr> parse_ndp(const Icmpv6View& v, const NdpContext& ctx, Ndp
 
 // ---- MLDv2 ----
 
+std::uint32_t mld_max_response_ms(std::uint16_t code) noexcept {
+  if (code < 0x8000) return code;
+  const std::uint32_t mant = code & 0x0fffu, exp = (code >> 12) & 0x7u;
+  return (mant | 0x1000u) << (exp + 3);  // at most 0x1fff << 10
+}
+
+std::optional<MldQuery> MldQuery::parse(const Icmpv6View& v) noexcept {
+  if (v.type() != std::uint8_t(Icmpv6Type::kMldQuery)) return std::nullopt;
+  const Bytes m = v.bytes();
+  MldQuery q;
+  if (m.size() == kMldv1QueryLen) {
+    q.v2 = false;
+  } else if (m.size() >= kMldv2QueryMinLen) {
+    q.source_count = load_be16(m, 26);
+    if ((m.size() - kMldv2QueryMinLen) / 16 < q.source_count) return std::nullopt;  // sources past the end
+  } else {
+    return std::nullopt;
+  }
+  q.max_response_ms = q.v2 ? mld_max_response_ms(load_be16(m, 4)) : load_be16(m, 4);
+  q.group = Ipv6Address::from_bytes(m.subspan(8, 16));
+  return q;
+}
+
 std::optional<Mldv2Report> Mldv2Report::parse(const Icmpv6View& v) noexcept {
   if (v.type() != std::uint8_t(Icmpv6Type::kMldv2Report)) return std::nullopt;
   Mldv2Report r;

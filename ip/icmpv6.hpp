@@ -298,6 +298,23 @@ std::ostream& operator<<(std::ostream& os, const NdpRepr& r);
 std::optional<NdpRepr> parse_ndp(const Icmpv6View& v, const NdpContext& ctx, NdpError* why = nullptr,
                                  NdpOptionError* option_why = nullptr) noexcept;
 
+// ---- Multicast Listener Queries (RFC 3810 §5.1; MLDv1: RFC 2710 §3.6) ----
+
+inline constexpr std::size_t kMldv1QueryLen = 24;     // header, Maximum Response Delay, reserved, address
+inline constexpr std::size_t kMldv2QueryMinLen = 28;  // ... then S/QRV, QQIC, Number of Sources
+// RFC 3810 §5.1.3: the Maximum Response Code in milliseconds (exponential above 32767).
+std::uint32_t mld_max_response_ms(std::uint16_t code) noexcept;
+// A checked query whose checksum the view verified. RFC 3810 §8.1: a 24-byte query is MLDv1, one of 28 bytes
+// or more (every source it names inside the message) MLDv2; any other length is not a valid query.
+struct MldQuery {
+  bool v2 = true;
+  std::uint32_t max_response_ms = 0;
+  Ipv6Address group;               // :: in a General Query
+  std::uint16_t source_count = 0;  // MLDv2: a Multicast Address and Source Specific Query names sources
+  bool is_general() const noexcept { return group.is_unspecified(); }
+  static std::optional<MldQuery> parse(const Icmpv6View& v) noexcept;
+};
+
 // ---- MLDv2 reports (RFC 3810 §5.2) ----
 
 enum class MldRecordType : std::uint8_t {

@@ -4,7 +4,10 @@
 #include "ip/ipv6_engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <new>
+#include <span>
 #include <stdexcept>
 #include <variant>
 
@@ -292,7 +295,7 @@ void Ipv6Engine::on_packet(Instant now, Bytes packet, const MacAddress& eth_src,
 void Ipv6Engine::process(Instant now, const Rx& rx, const Ipv6Chain& chain) noexcept {
   const Bytes upper = rx.packet.subspan(chain.upper_layer_offset);
   if (chain.upper_layer == kIcmpv6Proto) {
-    on_icmpv6(now, rx, upper);
+    on_icmpv6(now, rx, upper, chain.router_alert);
     return;
   }
   const auto* dst_addr = rx.local;
@@ -329,7 +332,7 @@ void Ipv6Engine::process(Instant now, const Rx& rx, const Ipv6Chain& chain) noex
   }
 }
 
-void Ipv6Engine::on_icmpv6(Instant now, const Rx& rx, Bytes msg) noexcept {
+void Ipv6Engine::on_icmpv6(Instant now, const Rx& rx, Bytes msg, std::optional<std::uint16_t> router_alert) noexcept {
   ++counters_.icmp6_rx;
   Icmpv6Error why{};
   const PseudoHeader ph{rx.src, rx.dst, kIcmpv6Proto, std::uint32_t(msg.size())};
@@ -353,8 +356,13 @@ void Ipv6Engine::on_icmpv6(Instant now, const Rx& rx, Bytes msg) noexcept {
     ++counters_.drop_ipv6_own_source;
     return;
   }
-  if (type == std::uint8_t(Icmpv6Type::kMldQuery) || type == std::uint8_t(Icmpv6Type::kMldv1Report) ||
-      type == std::uint8_t(Icmpv6Type::kMldv1Done) || type == std::uint8_t(Icmpv6Type::kMldv2Report)) {
+  if (type == std::uint8_t(Icmpv6Type::kMldQuery)) {
+    on_mld_query(now, rx, *v, router_alert);
+    return;
+  }
+  // Other listeners' reports: an MLDv2 host does not suppress its own on hearing them (RFC 3810 §6).
+  if (type == std::uint8_t(Icmpv6Type::kMldv1Report) || type == std::uint8_t(Icmpv6Type::kMldv1Done) ||
+      type == std::uint8_t(Icmpv6Type::kMldv2Report)) {
     ++counters_.mld_ignored;
     return;
   }
@@ -643,6 +651,7 @@ void Ipv6Engine::poll(Instant now) noexcept {
   if (!cfg_.enabled) return;
   if (!started_) start(now);
   run_address_timers(now);
+  run_mld_timers(now);
   if (rs_next_at_ && *rs_next_at_ <= now) {
     const auto* ll = find_addr(link_local_);
     if (ll != nullptr && ll->usable() && !ra_seen_ && rs_sent_ < cfg_.router_solicitations) {
@@ -680,6 +689,8 @@ std::optional<Instant> Ipv6Engine::poll_at() const noexcept {
     take(a.valid_until);
   }
   take(rs_next_at_);
+  take(mld_general_at_);
+  for (const auto& [g, t] : mld_group_at_) take(t);
   take(nc_.poll_at());
   take(reasm_.poll_at());
   for (const auto& r : routers_) take(r.expires);
@@ -988,12 +999,112 @@ void Ipv6Engine::send_rs(Instant now) noexcept {
            [&](MutableBytes out, const PseudoHeader& ph) { rs.emit(out, ph); });
 }
 
+// RFC 3810 §6.2: a router (the querier) asks which groups have listeners; each host answers after a random
+// delay within the query's Maximum Response Delay, so that the answers of many hosts spread out. An answer is
+// a Current State Report: MODE_IS_EXCLUDE({}) per group, this stack listening to every source.
+void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
+                              std::optional<std::uint16_t> router_alert) noexcept {
+  ++counters_.mld_queries_rx;
+  // RFC 3810 §5 and §6.2: from a link-local source, with Hop Limit 1 and a Router Alert option; else dropped.
+  const std::optional<MldQuery> q = MldQuery::parse(v);
+  if (!q || !rx.src.is_link_local() || rx.hop_limit != 1 || router_alert != kRouterAlertMld) {
+    ++counters_.drop_mld_query_invalid;
+    return;
+  }
+  if (!q->v2) {  // an MLDv1 querier: MLDv1 compatibility mode (RFC 3810 §8.2) is not implemented
+    ++counters_.mld_v1_queries_ignored;
+    return;
+  }
+  // RFC 3810 §5.1.15: a General Query goes to ff02::1, a specific one to the group it asks about.
+  if (q->is_general() ? rx.dst != kIpv6AllNodes : rx.dst != q->group) {
+    ++counters_.drop_mld_query_invalid;
+    return;
+  }
+  const Instant at = now + milliseconds{rng_.uniform(q->max_response_ms + 1)};
+  // Rule 1: an answer to a General Query due no later covers this query too.
+  if (mld_general_at_ && *mld_general_at_ <= at) return;
+  if (q->is_general()) {  // rule 2
+    mld_general_at_ = at;
+    ++counters_.mld_query_answers_scheduled;
+    return;
+  }
+  // Rules 3 and 4, for a Multicast Address Specific Query (or one naming sources: with EXCLUDE({}) the group's
+  // whole state answers it too). A group this stack did not join gets no answer.
+  if (!is_joined(q->group)) return;
+  for (auto& [g, t] : mld_group_at_) {
+    if (g == q->group) {
+      t = std::min(t, at);
+      return;
+    }
+  }
+  try {
+    mld_group_at_.emplace_back(q->group, at);  // at most one entry per joined group
+  } catch (const std::bad_alloc&) {
+    return;  // unanswered: the querier asks again
+  }
+  ++counters_.mld_query_answers_scheduled;
+}
+
+// The solicited-node groups this stack joined (those of its non-duplicate addresses once their DAD began), each
+// once; ff02::1 is never reported (RFC 3810 §6). No allocation: addrs_ is short (max_addresses).
+template <class F>
+void Ipv6Engine::for_each_joined_group(F&& f) const {
+  auto joined = [](const Ipv6InterfaceAddress& a) { return a.dad_started && a.state != AddressState::kDuplicate; };
+  for (std::size_t i = 0; i < addrs_.size(); ++i) {
+    if (!joined(addrs_[i])) continue;
+    const Ipv6Address g = solicited_node_multicast(addrs_[i].address);
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j)
+      seen = joined(addrs_[j]) && solicited_node_multicast(addrs_[j].address) == g;
+    if (!seen) f(g);
+  }
+}
+
+bool Ipv6Engine::is_joined(const Ipv6Address& group) const noexcept {
+  bool found = false;
+  for_each_joined_group([&](const Ipv6Address& g) { found = found || g == group; });
+  return found;
+}
+
+void Ipv6Engine::run_mld_timers(Instant now) noexcept {
+  if (mld_general_at_ && *mld_general_at_ <= now) {
+    mld_general_at_.reset();
+    mld_group_at_.clear();  // the general answer covers every group
+    // RFC 3810 §5.2.15: records that do not fit one packet go in more reports (here, 32 records per report).
+    constexpr std::size_t kPerReport = 32;
+    std::array<MldRecord, kPerReport> recs{};
+    std::size_t n = 0;
+    for_each_joined_group([&](const Ipv6Address& g) {
+      recs[n++] = MldRecord{MldRecordType::kModeIsExclude, g};
+      if (n == kPerReport) {
+        send_mld_records(now, std::span<const MldRecord>{recs.data(), n});
+        n = 0;
+      }
+    });
+    if (n != 0) send_mld_records(now, std::span<const MldRecord>{recs.data(), n});
+    return;
+  }
+  for (std::size_t i = 0; i < mld_group_at_.size();) {
+    if (mld_group_at_[i].second > now) {
+      ++i;
+      continue;
+    }
+    const MldRecord rec{MldRecordType::kModeIsExclude, mld_group_at_[i].first};
+    mld_group_at_.erase(mld_group_at_.begin() + std::ptrdiff_t(i));
+    if (is_joined(rec.group)) send_mld_records(now, std::span<const MldRecord>{&rec, 1});  // still a member
+  }
+}
+
 void Ipv6Engine::send_mld_report(Instant now, const MldRecord& rec) noexcept {
+  send_mld_records(now, std::span<const MldRecord>{&rec, 1});
+}
+
+void Ipv6Engine::send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept {
   // RFC 3810 §5.2.13: from the link-local address, or :: while it is not yet usable (during its own DAD).
   const auto* ll = find_addr(link_local_);
   const Ipv6Address src = ll != nullptr && ll->usable() ? link_local_ : kUnspecified;
   const MutableBytes frame{ndp_buf_};
-  const std::size_t len = emit_mldv2_report_packet(frame.subspan(kEth), src, std::span<const MldRecord>{&rec, 1});
+  const std::size_t len = emit_mldv2_report_packet(frame.subspan(kEth), src, recs);
   if (len == 0) return;
   emit_ethernet_header(frame, ipv6_multicast_mac(kIpv6AllMldv2Routers), cfg_.mac, EtherType::kIpv6);
   ++counters_.mld_reports_sent;

@@ -90,7 +90,8 @@ struct Ipv6Config {
   X(drop_ra_mtu_invalid) X(slaac_addresses_created) X(slaac_prefix_ignored) X(slaac_address_limit)             \
   X(routers_added) X(routers_expired) X(rdnss_updates) X(addresses_deprecated) X(addresses_expired)            \
   X(tx_packets) X(tx_frames) X(tx_fragments) X(tx_queued_ndp) X(drop_tx_no_route) X(drop_tx_no_source)         \
-  X(drop_tx_too_big) X(drop_tx_link) X(drop_tx_ndp_queue)
+  X(drop_tx_too_big) X(drop_tx_link) X(drop_tx_ndp_queue)                                                      \
+  X(mld_queries_rx) X(drop_mld_query_invalid) X(mld_v1_queries_ignored) X(mld_query_answers_scheduled)
 TAPSTACK_DEFINE_COUNTERS(Ipv6Counters, TAPSTACK_IPV6_COUNTERS)
 
 class Ipv6Engine {
@@ -171,7 +172,12 @@ class Ipv6Engine {
 
   void start(Instant now) noexcept;
   void process(Instant now, const Rx& rx, const Ipv6Chain& chain) noexcept;
-  void on_icmpv6(Instant now, const Rx& rx, Bytes msg) noexcept;
+  void on_icmpv6(Instant now, const Rx& rx, Bytes msg, std::optional<std::uint16_t> router_alert) noexcept;
+  void on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v, std::optional<std::uint16_t> router_alert) noexcept;
+  template <class F>
+  void for_each_joined_group(F&& f) const;  // F(const Ipv6Address&): each joined solicited-node group once
+  bool is_joined(const Ipv6Address& group) const noexcept;
+  void run_mld_timers(Instant now) noexcept;
   void on_icmpv6_error(Instant now, const Rx& rx, const Icmpv6Repr& m) noexcept;
   void on_ndp(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void on_ns(Instant now, const Rx& rx, const NeighborSolicitRepr& ns) noexcept;
@@ -210,6 +216,7 @@ class Ipv6Engine {
                bool solicited) noexcept;
   void send_rs(Instant now) noexcept;
   void send_mld_report(Instant now, const MldRecord& rec) noexcept;
+  void send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept;
   Ipv4Address limiter_key(const Ipv6Address& a) const noexcept;  // the rate limiter is keyed by 4 bytes
 
   Link& link_;
@@ -232,6 +239,10 @@ class Ipv6Engine {
   std::uint8_t hop_limit_;
   unsigned rs_sent_ = 0;
   std::optional<Instant> rs_next_at_;
+  // Pending answers to MLDv2 queries (RFC 3810 §6.2): the interface timer of a General Query, and one timer
+  // per group asked about by a Multicast Address Specific Query (at most one per joined group).
+  std::optional<Instant> mld_general_at_;
+  std::vector<std::pair<Ipv6Address, Instant>> mld_group_at_;
   bool ra_seen_ = false;
   std::vector<std::byte> tx_buf_;       // Ethernet header + one IPv6 packet
   std::vector<std::byte> payload_buf_;  // a packet's transport bytes before fragmentation

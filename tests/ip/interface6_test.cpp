@@ -889,5 +889,178 @@ TEST(Interface6, UnicastToAnotherAddressAndOurOwnSourceAreDropped) {
   EXPECT_EQ(h.c().ipv6_delivered, 1u);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// MLDv2 queries (RFC 3810 §5.1, §6.2): answered with Current State Reports
+
+// An MLD query frame as a querier (router) sends it: Hop-by-Hop with Router Alert, ICMPv6 type 130. `v2`: the
+// 28-byte MLDv2 form (plus sources), else the 24-byte MLDv1 form. The checksum is summed here, independently.
+Frame mld_query(const std::string& src, const std::string& dst, const std::string& group, std::uint16_t max_resp_code,
+                bool v2 = true, std::uint8_t hop_limit = 1, bool router_alert = true, std::size_t sources = 0,
+                std::size_t trim = 0) {
+  const Ipv6Address s = *Ipv6Address::parse(src), d = *Ipv6Address::parse(dst), g = *Ipv6Address::parse(group);
+  std::vector<std::uint8_t> icmp(v2 ? 28 + 16 * sources : 24, 0);
+  icmp[0] = 130;
+  icmp[4] = std::uint8_t(max_resp_code >> 8);
+  icmp[5] = std::uint8_t(max_resp_code);
+  std::copy(g.octets.begin(), g.octets.end(), icmp.begin() + 8);
+  if (v2) {
+    icmp[24] = 2;   // QRV 2
+    icmp[25] = 125; // QQIC
+    icmp[26] = std::uint8_t(sources >> 8);
+    icmp[27] = std::uint8_t(sources);
+    for (std::size_t i = 0; i < sources; ++i) icmp[28 + 16 * i] = 0x20, icmp[28 + 16 * i + 15] = std::uint8_t(i + 1);
+  }
+  icmp.resize(icmp.size() - trim);
+  std::uint64_t sum = 0;
+  auto add16 = [&](const std::uint8_t* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 2) sum += std::uint32_t(p[i] << 8) | (i + 1 < n ? p[i + 1] : 0);
+  };
+  add16(s.octets.data(), 16);
+  add16(d.octets.data(), 16);
+  sum += icmp.size() + 58;
+  add16(icmp.data(), icmp.size());
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  icmp[2] = std::uint8_t(~sum >> 8);
+  icmp[3] = std::uint8_t(~sum);
+  Frame f;
+  const auto mac = d.octets;  // 33:33 + the low 32 bits of the destination
+  for (std::uint8_t b : {std::uint8_t(0x33), std::uint8_t(0x33), mac[12], mac[13], mac[14], mac[15]}) f.push_back(b);
+  for (std::uint8_t b : {0x02, 0x00, 0x00, 0x00, 0x00, 0xfe}) f.push_back(std::uint8_t(b));
+  f.push_back(0x86), f.push_back(0xdd);
+  const std::size_t hbh = router_alert ? 8 : 0;
+  const std::size_t plen = hbh + icmp.size();
+  for (std::uint8_t b : {0x60, 0x00, 0x00, 0x00}) f.push_back(std::uint8_t(b));
+  f.push_back(std::uint8_t(plen >> 8)), f.push_back(std::uint8_t(plen));
+  f.push_back(router_alert ? 0 : 58), f.push_back(hop_limit);
+  f.insert(f.end(), s.octets.begin(), s.octets.end());
+  f.insert(f.end(), d.octets.begin(), d.octets.end());
+  if (router_alert) {
+    for (std::uint8_t b : {58, 0, 5, 2, 0, 0, 1, 0}) f.push_back(std::uint8_t(b));  // RA (MLD), PadN
+  }
+  f.insert(f.end(), icmp.begin(), icmp.end());
+  return f;
+}
+
+// The Multicast Address Records of an MLDv2 report the stack sent: (record type, group).
+std::vector<std::pair<int, std::string>> mld_records(const Out& o) {
+  std::vector<std::pair<int, std::string>> r;
+  EXPECT_EQ(o.next_header, 0);
+  EXPECT_EQ(o.dst, "ff02::16");
+  EXPECT_EQ(o.hop_limit, 1);
+  const auto& p = o.payload;  // Hop-by-Hop (8), then the report
+  if (p.size() < 16 || p[8] != 143) {
+    ADD_FAILURE() << "not an MLDv2 report";
+    return r;
+  }
+  const std::size_t n = std::size_t(p[8 + 6] << 8 | p[8 + 7]);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t off = 16 + 20 * i;
+    if (off + 20 > p.size()) {
+      ADD_FAILURE() << "record past the end";
+      break;
+    }
+    r.emplace_back(p[off], Ipv6Address::from_bytes(bytes_of(p).subspan(off + 4, 16)).to_string());
+  }
+  return r;
+}
+
+// Two solicited-node groups: ff02::1:ff00:2 (the link-local and 2001:db8::2) and ff02::1:ff00:abcd.
+InterfaceConfig config_two_groups() {
+  InterfaceConfig c = config6();
+  c.ipv6_addresses.push_back(Ipv6Cidr{*Ipv6Address::parse("2001:db8::abcd"), 64});
+  return c;
+}
+
+TEST(Interface6Mld, MaxResponseCode_LinearBelow32768_ExponentialAbove) {
+  EXPECT_EQ(mld_max_response_ms(0), 0u);
+  EXPECT_EQ(mld_max_response_ms(10000), 10000u);
+  EXPECT_EQ(mld_max_response_ms(0x7fff), 32767u);
+  EXPECT_EQ(mld_max_response_ms(0x8000), 0x1000u << 3);         // mant 0, exp 0
+  EXPECT_EQ(mld_max_response_ms(0xffff), 0x1fffu << 10);        // mant 0xfff, exp 7: the largest, 8387584 ms
+  EXPECT_EQ(mld_max_response_ms(0x9234), (0x1234u | 0x1000u) << 4);  // exp 1
+}
+
+TEST(Interface6Mld, GeneralQuery_OneCurrentStateReportOfEveryGroupWithinTheMaxResponseDelay) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 2000));
+  EXPECT_EQ(h.c().mld_queries_rx, 1u);
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 1u);
+  const auto at = h.iface->poll_at();
+  ASSERT_TRUE(at);
+  EXPECT_LE(*at, h.now + milliseconds{2000});
+  std::vector<Out> out = h.sent();
+  if (*at > h.now) {
+    EXPECT_TRUE(out.empty());  // not before the random delay
+    h.now = *at;
+    h.iface->poll(h.now);
+    out = h.sent();
+  }
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].src, kOurLlS);
+  EXPECT_EQ(out[0].eth_dst, "33:33:00:00:00:16");
+  const auto recs = mld_records(out[0]);
+  ASSERT_EQ(recs.size(), 2u);
+  for (const auto& [type, group] : recs) EXPECT_EQ(type, 2);  // MODE_IS_EXCLUDE({})
+  std::vector<std::string> groups{recs[0].second, recs[1].second};
+  std::sort(groups.begin(), groups.end());
+  EXPECT_EQ(groups, (std::vector<std::string>{"ff02::1:ff00:2", "ff02::1:ff00:abcd"}));
+  // Answered once: nothing more within a long wait.
+  h.advance(seconds(30));
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.c().mld_reports_sent, 3u);  // the two joins at DAD, then this answer
+}
+
+TEST(Interface6Mld, SpecificQuery_AnsweredForAJoinedGroupOnly) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1:ff00:abcd", "ff02::1:ff00:abcd", 500));
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1:ff00:77", "ff02::1:ff00:77", 500));  // not ours (nor its MAC)
+  h.advance(milliseconds{500});
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mld_records(out[0]), (std::vector<std::pair<int, std::string>>{{2, "ff02::1:ff00:abcd"}}));
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 1u);
+  // A query naming sources is answered with the group's whole state too.
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1:ff00:2", "ff02::1:ff00:2", 100, true, 1, true, 2));
+  h.advance(milliseconds{100});
+  const auto out2 = h.sent();
+  ASSERT_EQ(out2.size(), 1u);
+  EXPECT_EQ(mld_records(out2[0]), (std::vector<std::pair<int, std::string>>{{2, "ff02::1:ff00:2"}}));
+}
+
+TEST(Interface6Mld, PendingGeneralAnswerCoversALaterSpecificQuery) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  // Both arrive in one poll: the general answer is due at once (Maximum Response Delay 0), so the specific query,
+  // whose answer could not come sooner, needs no timer of its own (RFC 3810 §6.2 rule 1).
+  h.peer->transmit(h.now, bytes_of(mld_query(kRouterLlS, "ff02::1", "::", 0)));
+  h.peer->transmit(h.now, bytes_of(mld_query(kRouterLlS, "ff02::1:ff00:2", "ff02::1:ff00:2", 1000)));
+  h.iface->poll(h.now);
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 1u);
+  h.advance(seconds(2));
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mld_records(out[0]).size(), 2u);
+}
+
+TEST(Interface6Mld, InvalidQueriesDropped_Mldv1Ignored) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 255));                 // Hop Limit not 1
+  h.inject_raw(mld_query("2001:db8::fe", "ff02::1", "::", 100));                         // not link-local
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 1, false));             // no Router Alert
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 1, true, 0, 2));        // 26 bytes
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 1, true, 3, 16));       // a source past the end
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "ff02::1:ff00:2", 100));                 // specific, to ff02::1
+  EXPECT_EQ(h.c().mld_queries_rx, 6u);
+  EXPECT_EQ(h.c().drop_mld_query_invalid, 6u);
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, false));                      // MLDv1 (24 bytes)
+  EXPECT_EQ(h.c().mld_v1_queries_ignored, 1u);
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 0u);
+  h.advance(seconds(10));
+  EXPECT_TRUE(h.sent().empty());
+}
+
 }  // namespace
 }  // namespace tapstack::ip
