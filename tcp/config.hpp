@@ -38,6 +38,12 @@ struct ConnectionConfig {
   // tcp_fin_timeout (TCP_LINGER2), 60 s, whose FIN_WAIT2 timewait socket also expires silently. A connection the
   // application still holds (a half-close) never times out. nullopt: wait forever.
   std::optional<Duration> fin_wait2_timeout = seconds{60};
+  // An orphan (closed by the application) that cannot drain because the peer holds its window at zero is
+  // aborted (RST from FIN-WAIT-1) after this many zero-window probes in a row: with the probes backing off
+  // from the RTO by doubling (capped at max_rto), 51 s at the 200 ms minimum RTO, about 3 minutes at 1 s.
+  // RFC 9293 §3.8.6.1 lets a connection probe a zero window for as long as the peer answers, and a peer could
+  // hold every orphan that way. Linux's tcp_orphan_retries (0 there means 8). nullopt: forever.
+  std::optional<std::uint32_t> orphan_zero_window_probes = 8;
   std::uint32_t max_retransmits = 15;  // data RTO retries before ETIMEDOUT (RFC 1122 §4.2.3.5 R2)
   std::uint32_t syn_retransmits = 6;   // SYN / SYN-ACK retries before ETIMEDOUT
   // RFC 1122 §4.2.3.6: off by default; when on, probes after `idle` without traffic, every `interval`,

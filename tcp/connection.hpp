@@ -106,6 +106,9 @@ class Connection {
   // message: socket::Runtime wakes a reader at once for it, and wakes readers of full-sized bulk data in
   // batches. (PSH cannot say this: Linux sets it on the last segment of every 64 KB TSO chunk.)
   std::uint64_t short_segments_received() const noexcept { return short_segments_; }
+  // Zero-window probes (and SWS override sends) in a row since the peer last opened its window or acknowledged
+  // data: what ConnectionConfig::orphan_zero_window_probes bounds.
+  std::uint32_t zero_window_probes() const noexcept { return persist_backoff_; }
   const ConnectionConfig& config() const noexcept { return cfg_; }
 
   // Copy-once: the send and receive buffers, which the connection allocates and shares. Whoever takes them

@@ -854,6 +854,13 @@ void TcpLayer::poll(Instant now, ip::IpSender& out) noexcept {
     auto emit = [&](const Repr& r) { transmit(now, out, t.local.addr, t.remote.addr, r); };
     std::size_t n = 0;
     bool more = true;
+    const std::optional<std::uint32_t>& probes = c.config().orphan_zero_window_probes;
+    if (s.owner == Owner::kOrphan && probes && c.zero_window_probes() >= *probes && !c.is_closed()) {
+      // The last probe was answered with a zero window again, or its time ran out: nobody will read what this
+      // orphan holds and the peer will not take it. Reset, as Linux gives an orphan tcp_orphan_retries probes.
+      ++counters_.orphan_zero_window_aborts;
+      c.abort();
+    }
     while (n < config_.segments_per_poll && (more = c.poll_transmit(now, emit))) ++n;
     if (more) {
       mark_ready(index);  // hit the per-poll budget: continue next time
