@@ -460,6 +460,11 @@ void Connection::on_segment_synchronized(Instant now, const Repr& seg) noexcept 
     case State::kFinWait1:
     case State::kFinWait2: {
       const Bytes data = trim_to_window(seg.seq, seg.payload);
+      if (orphan_ && !data.empty()) {  // new data nobody will read (RFC 1122 §4.2.2.13): RST, data lost
+        reset_on_data_ = true;
+        abort();
+        return;
+      }
       SeqNum data_seq = seq_max(seg.seq, rcv_nxt_);
       if (data.empty()) data_seq = seg.seq + std::uint32_t(seg.payload.size());  // where a FIN would be
       // A FIN beyond the window (trimmed tail) is not accepted.

@@ -86,6 +86,11 @@ class Connection {
   std::size_t recv(MutableBytes out) noexcept;
   std::size_t peek(MutableBytes out) const noexcept;  // MSG_PEEK
   void close() noexcept;                              // FIN after the queued data (RFC 9293 §3.10.4)
+  // The application let go of the connection (tcp::TcpLayer::close): nobody will read what arrives. RFC 1122
+  // §4.2.2.13: new data received after that draws a RST ("data lost"), as Linux does (TCPAbortOnData).
+  void orphan() noexcept { orphan_ = true; }
+  // True once, after orphan data reset the connection (for the layer's counter).
+  bool take_reset_on_data() noexcept { return std::exchange(reset_on_data_, false); }
   void abort() noexcept;                              // RST now, discard queues (RFC 9293 §3.10.5)
   void set_nodelay(bool on) noexcept;
   State state() const noexcept { return state_; }
@@ -259,6 +264,8 @@ class Connection {
   // Buffer autotuning (ConnectionConfig::initial_buffer).
   void autotune_recv(Instant now) noexcept;
   void autotune_send() noexcept;
+  bool orphan_ = false;         // orphan()
+  bool reset_on_data_ = false;  // take_reset_on_data()
   bool buffers_shared_ = false;        // share_buffers() was called: the rings never grow again
   std::optional<SeqNum> rcv_rtt_seq_;  // the receiver's round-trip measurement ends when RCV.NXT passes this
   Instant rcv_rtt_start_{};

@@ -496,6 +496,7 @@ void TcpLayer::close(Instant now, ConnHandle h) noexcept {
   if (s == nullptr || s->owner != Owner::kApp) return;
   s->owner = Owner::kOrphan;
   s->conn->close();
+  s->conn->orphan();
   fin_wait2_timer(now, h.index);  // already in FIN-WAIT-2 after a half-close: the clock starts now
   settle(h.index);
   mark_ready(h.index);
@@ -584,6 +585,7 @@ ip::TransportHandler::Verdict TcpLayer::on_packet(Instant now, const ip::IpPacke
     // (TIME-WAIT eviction): the guard must not touch it after this point.
     staged = nullptr;
     slots_[index].conn->on_segment(now, *seg);
+    if (slots_[index].conn->take_reset_on_data()) ++counters_.orphan_data_resets;
     // It may have queued an ACK, RST or challenge ACK: poll() drives it and then reschedules its timer, so
     // asking poll_at() here too would be wasted work on every segment.
     settle(index, /*reschedule=*/false);

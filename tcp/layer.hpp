@@ -84,6 +84,7 @@ class Result {
   X(time_wait_evicted)           /* oldest TIME-WAIT dropped early to respect max_time_wait */          \
   X(fin_wait2_timeouts)          /* orphans dropped after ConnectionConfig::fin_wait2_timeout */        \
   X(orphan_zero_window_aborts)   /* orphans reset after ConnectionConfig::orphan_zero_window_probes */  \
+  X(orphan_data_resets)          /* orphans reset by new data nobody will read (RFC 1122 4.2.2.13) */  \
   X(tx_segments)                                                                                        \
   X(connections_polled)          /* connections poll() drove (ready or timer due): idle ones are not */ \
   X(drop_tx_no_route) X(drop_tx_too_big) X(drop_tx_link)                                                \

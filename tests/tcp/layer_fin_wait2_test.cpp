@@ -98,18 +98,29 @@ TEST(TcpLayerFinWait2, Orphan_ConfiguredTimeout) {
   f.expect_dropped_at(f.fin_acked_at + seconds{5});
 }
 
-TEST(TcpLayerFinWait2, Orphan_PeerDataDoesNotPushTheDeadlineBack) {
+TEST(TcpLayerFinWait2, Orphan_PeerSegmentsDoNotPushTheDeadlineBack) {
   FinWait2 f{seconds{60}};
   const Instant deadline = f.fin_acked_at + seconds{60};
-  // 30 s in, the peer sends data: it is acknowledged (after the delayed-ACK timer), and the deadline stays.
+  // 30 s in, the peer sends a window update: nothing answers it, and the deadline stays.
+  f.h.now = f.fin_acked_at + seconds{30};
+  f.h.feed(f.peer().ack(f.iss + 2).window(30000));
+  EXPECT_TRUE(f.h.poll().empty());
+  f.expect_dropped_at(deadline);
+}
+
+// RFC 1122 §4.2.2.13: new data after the application closed draws a RST ("data lost"), as on Linux
+// (TCPAbortOnData); the orphan is gone at once instead of waiting out its FIN-WAIT-2 timeout.
+TEST(TcpLayerFinWait2, Orphan_PeerDataResetsIt) {
+  FinWait2 f{seconds{60}};
   f.h.now = f.fin_acked_at + seconds{30};
   f.h.feed(f.peer().ack(f.iss + 2).payload("more"));
-  EXPECT_TRUE(f.h.poll().empty());
-  EXPECT_EQ(f.h.layer.poll_at(), std::optional<Instant>{f.h.now + milliseconds{40}});  // delayed ACK
-  const std::vector<Sent> acks = f.poll_at(f.h.now + milliseconds{40});
-  ASSERT_EQ(acks.size(), 1u);
-  EXPECT_EQ(acks[0].repr.ack, std::optional<SeqNum>{kPeerIss + 5});
-  f.expect_dropped_at(deadline);
+  const Repr rst = f.h.poll_one();
+  EXPECT_EQ(rst.flags(), Control::kRst);
+  EXPECT_EQ(rst.seq, f.iss + 2);  // <SEQ=SND.NXT><CTL=RST>
+  EXPECT_EQ(f.state(), std::nullopt);
+  EXPECT_EQ(f.h.layer.connection_count(), 0u);
+  EXPECT_EQ(f.h.layer.counters().orphan_data_resets, 1u);
+  EXPECT_EQ(f.h.layer.counters().fin_wait2_timeouts, 0u);
 }
 
 TEST(TcpLayerFinWait2, Orphan_FinBeforeTheDeadlineCancelsTheTimer) {

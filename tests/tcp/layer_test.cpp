@@ -746,10 +746,10 @@ TEST(TcpLayer, TimeWaitIsBounded) {
   EXPECT_EQ(h.layer.connection_count(), 1u);
 }
 
-// The peer's last data and FIN arrive in one in-order segment (the fused receive path stages its payload) and
-// put the orphaned connection into TIME-WAIT, which a zero TIME-WAIT budget evicts at once: the connection is
-// freed while the layer still handles the segment, which must not touch it afterwards (ASan checks this).
-TEST(TcpLayer, FusedReceive_SegmentWhoseFinEvictsTheConnection) {
+// The peer's FIN puts the orphaned connection into TIME-WAIT, which a zero TIME-WAIT budget evicts at once:
+// the connection is freed while the layer still handles the segment, which must not touch it afterwards (ASan
+// checks this).
+TEST(TcpLayer, FinThatEvictsTheConnection) {
   LayerConfig lc;
   lc.max_time_wait = 0;
   Harness h{lc};
@@ -760,9 +760,31 @@ TEST(TcpLayer, FusedReceive_SegmentWhoseFinEvictsTheConnection) {
   ASSERT_TRUE(c);
   h.layer.close(h.now, *c);
   h.poll();  // our FIN
-  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).payload("last words").fin());
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).fin());
   EXPECT_EQ(h.layer.counters().time_wait_evicted, 1u);
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+  EXPECT_EQ(h.layer.find(*c), nullptr);
+}
+
+// Data (with a FIN) for an orphan: the fused receive path stages the payload before the connection sees the
+// segment, and the connection then resets itself (RFC 1122 §4.2.2.13: nobody will read it). The staged bytes
+// are never published, the guard does not touch the connection after on_segment() (ASan), and the RST goes
+// out from SND.NXT.
+TEST(TcpLayer, FusedReceive_OrphanResetByTheDataItStaged) {
+  Harness h;
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  const SeqNum iss = h.handshake(40001, SeqNum{100});
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  h.layer.close(h.now, *c);
+  h.poll();  // our FIN
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(iss + 2).payload("last words").fin());
   EXPECT_EQ(h.layer.counters().drop_bad_checksum, 0u);
+  EXPECT_EQ(h.layer.counters().orphan_data_resets, 1u);
+  const Repr rst = h.poll_one();
+  EXPECT_EQ(rst.flags(), Control::kRst);
+  EXPECT_EQ(rst.seq, iss + 2);
   EXPECT_EQ(h.layer.connection_count(), 0u);
   EXPECT_EQ(h.layer.find(*c), nullptr);
 }
