@@ -25,12 +25,9 @@ struct FinWait2 {
   explicit FinWait2(std::optional<Duration> timeout, bool orphan = true) {
     ConnectionConfig cfg;
     cfg.fin_wait2_timeout = timeout;
-    const auto l = h.layer.listen({kUs, kPort}, 4, cfg);
-    EXPECT_TRUE(l);
-    iss = h.handshake(kPeerPort, kPeerIss);
-    const auto a = h.layer.accept(*l);
-    EXPECT_TRUE(a);
-    conn = *a;
+    const Harness::Accepted a = h.listen_and_accept(kPeerPort, kPeerIss, cfg);
+    iss = a.iss;
+    conn = a.conn;
     if (orphan) {
       h.layer.close(h.now, conn);
     } else {

@@ -105,6 +105,24 @@ class Harness {
     return synack.seq;
   }
 
+  // A listener on kUs:kPort with `cfg`, the peer's handshake to it from `peer_port` (ISN `peer_iss`), and the
+  // connection accepted: its handle and our ISS.
+  struct Accepted {
+    ConnHandle conn{};
+    SeqNum iss{};
+  };
+  Accepted listen_and_accept(std::uint16_t peer_port, SeqNum peer_iss, const ConnectionConfig& cfg = {}) {
+    Accepted a;
+    const auto l = layer.listen({kUs, kPort}, 4, cfg);
+    EXPECT_TRUE(l);
+    if (!l) return a;
+    a.iss = handshake(peer_port, peer_iss);
+    const auto c = layer.accept(*l);
+    EXPECT_TRUE(c);
+    if (c) a.conn = *c;
+    return a;
+  }
+
   SeededRng rng{42};
   FakeSender out;
   TcpLayer layer;

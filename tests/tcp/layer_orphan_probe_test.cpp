@@ -26,12 +26,9 @@ struct ZeroWindow {
   ZeroWindow(std::optional<std::uint32_t> limit, bool orphan) {
     ConnectionConfig cfg;
     cfg.orphan_zero_window_probes = limit;
-    const auto l = h.layer.listen({kUs, kPort}, 4, cfg);
-    EXPECT_TRUE(l);
-    iss = h.handshake(kPeerPort, kPeerIss);
-    const auto a = h.layer.accept(*l);
-    EXPECT_TRUE(a);
-    conn = *a;
+    const Harness::Accepted a = h.listen_and_accept(kPeerPort, kPeerIss, cfg);
+    iss = a.iss;
+    conn = a.conn;
     zero_window_ack();
     EXPECT_TRUE(h.poll().empty());
     EXPECT_EQ(h.layer.connection(conn)->send(as_bytes(std::string_view{"pending data"})), 12u);
