@@ -10,6 +10,11 @@ ArpCache::ArpCache(ArpCacheConfig cfg) : cfg_{cfg} {
   entries_.reserve(cfg_.max_entries);  // no rehash on the packet path
 }
 
+ArpCache::Map::iterator ArpCache::erase_entry(Map::iterator it) noexcept {
+  memo_ = nullptr;
+  return entries_.erase(it);
+}
+
 ArpCache::Entry* ArpCache::find_entry(Ipv4Address ip) noexcept {
   const std::uint32_t key = ip.to_u32();
   auto it = entries_.find(key);
@@ -55,8 +60,7 @@ bool ArpCache::make_room(Instant now) noexcept {
       if ((e.resolved && !v.resolved) || (e.resolved == v.resolved && e.last_used < v.last_used)) victim = it;
     }
     drop_pending(victim->second, counters_.drop_evicted_pending);
-    memo_ = nullptr;
-    entries_.erase(victim);
+    erase_entry(victim);
     ++counters_.evicted;
   }
   return true;
@@ -152,16 +156,14 @@ void ArpCache::poll(Instant now, FunctionRef<void(Ipv4Address)> send_request) no
     if (e.resolved) {
       if (e.expires_at <= now) {
         ++counters_.expired;
-        memo_ = nullptr;
-        it = entries_.erase(it);
+        it = erase_entry(it);
         continue;
       }
     } else if (e.next_request_at <= now) {
       if (e.requests_sent >= cfg_.max_requests) {
         // RFC 1122 §2.3.2.2: give up and discard what waited (ICMP host unreachable is not sent: see interface).
         drop_pending(e, counters_.drop_resolution_failed);
-        memo_ = nullptr;
-        it = entries_.erase(it);
+        it = erase_entry(it);
         continue;
       }
       ++e.requests_sent;

@@ -94,18 +94,21 @@ class ArpCache {
     unsigned requests_sent = 0;
     std::vector<std::vector<std::byte>> pending;  // FIFO, at most max_pending_per_dest
   };
-  Entry* memo_ = nullptr;  // the entry lookup() found last (see lookup)
+  using Map = std::unordered_map<std::uint32_t, Entry>;
+  Entry* memo_ = nullptr;  // the entry resolved() found last (see resolved)
   std::uint32_t memo_key_ = 0;
   // The entry for `ip` from the map (nullptr: none), remembered in the memo. Pointers to unordered_map elements
   // survive rehashing; every erase forgets the memo.
   Entry* find_entry(Ipv4Address ip) noexcept;
+  // Every erase goes through here, which forgets the memo (it may point at the erased entry).
+  Map::iterator erase_entry(Map::iterator it) noexcept;
   // Makes room for one more entry (evicts expired first, then the least recently used, resolved before
   // incomplete). False when max_entries is 0.
   bool make_room(Instant now) noexcept;
   void drop_pending(Entry& e, std::uint64_t& counter) noexcept;
 
   ArpCacheConfig cfg_;
-  std::unordered_map<std::uint32_t, Entry> entries_;
+  Map entries_;
   std::size_t pending_bytes_ = 0;
   ArpCacheCounters counters_;
 };

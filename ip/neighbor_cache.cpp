@@ -42,6 +42,11 @@ NeighborState NeighborCache::effective(Instant now, const Entry& e) noexcept {
   return e.state;
 }
 
+NeighborCache::Map::iterator NeighborCache::erase_entry(Map::iterator it) noexcept {
+  memo_ = nullptr;
+  return entries_.erase(it);
+}
+
 NeighborCache::Entry* NeighborCache::find(const Ipv6Address& ip) noexcept {
   // Every packet to the same neighbour asks again: the entry found last is checked before the keyed hash
   // (SipHash of 16 bytes). Pointers to unordered_map elements survive rehashing; every erase forgets the memo.
@@ -74,8 +79,7 @@ void NeighborCache::remove(const Ipv6Address& ip) noexcept {
   auto it = entries_.find(ip);
   if (it == entries_.end()) return;
   drop_pending(it->second, counters_.drop_evicted_pending);
-  memo_ = nullptr;
-  entries_.erase(it);
+  erase_entry(it);
 }
 
 std::size_t NeighborCache::pending_packets() const noexcept {
@@ -124,8 +128,7 @@ bool NeighborCache::make_room(Instant now) noexcept {
       if ((!e_inc && v_inc) || (e_inc == v_inc && e.last_used < v.last_used)) victim = it;
     }
     drop_pending(victim->second, counters_.drop_evicted_pending);
-    memo_ = nullptr;
-    entries_.erase(victim);
+    erase_entry(victim);
     ++counters_.evicted;
   }
   (void)now;
@@ -270,8 +273,7 @@ void NeighborCache::poll(Instant now,
             // RFC 4861 §7.2.2: resolution failed; the queued packets are dropped (ICMPv6 address unreachable
             // is not sent back to ourselves: the transports see no answer and time out).
             drop_pending(e, counters_.drop_resolution_failed);
-            memo_ = nullptr;
-            it = entries_.erase(it);
+            it = erase_entry(it);
             continue;
           }
           ++e.solicits_sent;
@@ -293,8 +295,7 @@ void NeighborCache::poll(Instant now,
         if (e.timer_at <= now) {
           if (e.solicits_sent >= cfg_.max_unicast_solicit) {
             ++counters_.deleted_unreachable;
-            memo_ = nullptr;
-            it = entries_.erase(it);
+            it = erase_entry(it);
             continue;
           }
           ++e.solicits_sent;

@@ -130,6 +130,8 @@ class NeighborCache {
   using Map = std::unordered_map<Ipv6Address, Entry, Hash>;
 
   Entry* find(const Ipv6Address& ip) noexcept;
+  // Every erase goes through here, which forgets the memo (it may point at the erased entry).
+  Map::iterator erase_entry(Map::iterator it) noexcept;
   Entry* create(Instant now, const Ipv6Address& ip) noexcept;  // nullptr when no room or memory
   bool make_room(Instant now) noexcept;
   void drop_pending(Entry& e, std::uint64_t& counter) noexcept;
