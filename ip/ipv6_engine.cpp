@@ -142,14 +142,12 @@ void Ipv6Engine::run_address_timers(Instant now) noexcept {
     Ipv6InterfaceAddress& a = addrs_[i];
     if (a.state == AddressState::kTentative && a.dad_next_at <= now) {
       if (!a.dad_started) {
+        // RFC 4862 §5.4.2: join the solicited-node group (RFC 3810 report) before the probe, unless another of
+        // our addresses joined it already.
+        const Ipv6Address group = solicited_node_multicast(a.address);
+        const bool shared = is_joined(group);  // before this address counts as joined
         a.dad_started = true;
-        // RFC 4862 §5.4.2: join the solicited-node group (RFC 3810 report) before the probe.
-        bool shared = false;
-        for (const auto& o : addrs_)
-          if (&o != &a && o.dad_started && o.state != AddressState::kDuplicate &&
-              solicited_node_multicast(o.address) == solicited_node_multicast(a.address))
-            shared = true;
-        if (!shared) send_mld_report(now, MldRecord::join(solicited_node_multicast(a.address)));
+        if (!shared) send_mld_report(now, MldRecord::join(group));
       }
       if (a.dad_sent < cfg_.dad_transmits) {
         ++a.dad_sent;
@@ -174,11 +172,7 @@ void Ipv6Engine::run_address_timers(Instant now) noexcept {
       const Ipv6Address group = solicited_node_multicast(a.address);
       const bool was_joined = a.dad_started && a.state != AddressState::kDuplicate;
       addrs_.erase(addrs_.begin() + std::ptrdiff_t(i));
-      bool still = false;
-      for (const auto& o : addrs_)
-        if (o.dad_started && o.state != AddressState::kDuplicate && solicited_node_multicast(o.address) == group)
-          still = true;
-      if (was_joined && !still) send_mld_report(now, MldRecord::leave(group));
+      if (was_joined && !is_joined(group)) send_mld_report(now, MldRecord::leave(group));
       continue;
     }
     ++i;
