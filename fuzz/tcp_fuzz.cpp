@@ -75,8 +75,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_segment(in, true);
   check_segment(in, false);
   Repr r;
-  (void)parse_options(in, r);
+  const OptionsStatus st = parse_options(in, r);
   require(r.sacks().size() <= kMaxSackBlocks);
   require(!r.window_scale || *r.window_scale <= kMaxWindowScale);
+  // parse_options' fast path (NOP, NOP, TS) must agree with the general walk on every input.
+  Repr walked;
+  require(walk_options(in, walked) == st && walked == r && walked.sack_count == r.sack_count);
   return 0;
 }
