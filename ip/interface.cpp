@@ -375,6 +375,8 @@ void Interface::send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t t
 // Timers
 
 std::size_t Interface::poll(Instant now) noexcept {
+  // Everything this call emits (ACKs for the frames read, the transports' bursts) is one batch for the link.
+  link_.begin_batch();
   std::size_t n = 0;
   while (n < cfg_.rx_batch) {
     const std::optional<Bytes> frame = link_.receive_borrowed(now, MutableBytes{rx_buf_});
@@ -388,6 +390,7 @@ std::size_t Interface::poll(Instant now) noexcept {
   reasm_.poll(now);
   v6_.poll(now);
   for (TransportHandler* h : handler_list_) h->poll(now, *this);
+  link_.end_batch(now);
   return n;
 }
 

@@ -28,6 +28,8 @@ class FaultLink final : public Link {
   }
   std::optional<Instant> next_arrival() const noexcept override { return inner_.next_arrival(); }
   int wait_fd() const noexcept override { return inner_.wait_fd(); }
+  void begin_batch() noexcept override { inner_.begin_batch(); }
+  void end_batch(Instant now) noexcept override { inner_.end_batch(now); }
   // Sends a frame held back for reordering, if any (call when the sender goes idle).
   void flush(Instant now) noexcept;
   void set_faults(Faults f) noexcept { faults_ = f; }

@@ -48,6 +48,13 @@ class Link {
     (void)len;
     return false;
   }
+  // A batch: the frames transmitted between begin_batch() and the matching end_batch() may be held by the link
+  // and sent at end_batch() (tap::TapLink merges consecutive TCP segments of one flow into one GSO write), so
+  // the caller brackets each burst it emits. Batches nest; only the outermost end_batch() sends. Outside a batch
+  // a link sends every frame at once. A held frame counts as accepted: transmit() returns true, and a write
+  // that fails at end_batch() is counted by the link. The default: no batching.
+  virtual void begin_batch() noexcept {}
+  virtual void end_batch(Instant now) noexcept { (void)now; }
   // Links whose frames arrive on a schedule (a pcap replay, a delaying decorator) say when the next one does.
   virtual std::optional<Instant> next_arrival() const noexcept { return std::nullopt; }
   // A descriptor that polls readable when frames may be waiting; -1 for in-memory links.

@@ -40,6 +40,9 @@ class PcapRecorder final : public Link {
   std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept override;
   std::optional<Instant> next_arrival() const noexcept override { return inner_.next_arrival(); }
   int wait_fd() const noexcept override { return inner_.wait_fd(); }
+  // Forwarded: the recording shows each frame as the stack emitted it, before the inner link merges any.
+  void begin_batch() noexcept override { inner_.begin_batch(); }
+  void end_batch(Instant now) noexcept override { inner_.end_batch(now); }
 
   // Pushes buffered records to the file (so a reader sees them while recording continues).
   void flush() noexcept;

@@ -803,5 +803,58 @@ TEST(Interface, IpIdsDifferBetweenPackets) {
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// Batches: a link may hold what poll() emits until poll() ends (tap::TapLink merges TCP segments there), so
+// poll() must bracket everything it sends, and a send from outside poll() must not be in a batch.
+
+// Forwards to a MemoryLink and logs "begin", "tx" and "end" in call order.
+class BatchLog final : public Link {
+ public:
+  explicit BatchLog(Link& inner) : inner_{inner} {}
+  std::size_t mtu() const noexcept override { return inner_.mtu(); }
+  bool transmit(Instant now, Bytes frame) noexcept override {
+    log.push_back("tx");
+    return inner_.transmit(now, frame);
+  }
+  std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept override {
+    return inner_.receive(now, buf);
+  }
+  void begin_batch() noexcept override { log.push_back("begin"); }
+  void end_batch(Instant) noexcept override { log.push_back("end"); }
+  std::vector<std::string> log;
+
+ private:
+  Link& inner_;
+};
+
+TEST(Interface, PollBracketsWhatItSendsInOneBatchAndASendOutsidePollIsNotBatched) {
+  auto [link, peer] = MemoryLink::pair({.mtu = 1500});
+  BatchLog log{*link};
+  SeededRng rng{7};
+  Interface iface{log, default_config(), rng};
+  Instant now = Instant::from_millis(1000);
+  // An ARP request and a ping in one poll: the ARP reply and the echo reply go out inside one batch.
+  const Frame arp = Tins::EthernetII(Tins::ARP::make_arp_request(kOurIpS, kPeerIpS, kPeerMacS)).serialize();
+  Tins::ICMP icmp(Tins::ICMP::ECHO_REQUEST);
+  const Frame ping = (from_peer() / ip_from_peer() / icmp / Tins::RawPDU("batch")).serialize();
+  peer->transmit(now, bytes_of(arp));
+  peer->transmit(now, bytes_of(ping));
+  iface.poll(now);
+  EXPECT_EQ(log.log, (std::vector<std::string>{"begin", "tx", "tx", "end"}));
+  // A transport's send between polls: written at once, no batch around it.
+  log.log.clear();
+  IpSendParams p;
+  p.dst = kPeerIp;
+  p.protocol = kUdp;
+  ASSERT_EQ(iface.send(now, p, 4, [](MutableBytes out, const PseudoHeader&) { std::fill(out.begin(), out.end(), std::byte{1}); }),
+            SendResult::kSent);
+  EXPECT_EQ(log.log, (std::vector<std::string>{"tx"}));
+  // A poll with nothing to do is still one (empty) batch.
+  log.log.clear();
+  iface.poll(now);
+  EXPECT_EQ(log.log, (std::vector<std::string>{"begin", "end"}));
+}
+
 }  // namespace
 }  // namespace tapstack::ip
