@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -58,7 +59,7 @@ int control_socket() noexcept {
 
 }  // namespace
 
-TapDevice::TapDevice(std::string_view name) : name_{name} {
+TapDevice::TapDevice(std::string_view name, bool vnet_hdr) : name_{name}, vnet_hdr_{vnet_hdr} {
   if (name.empty() || name.size() >= IFNAMSIZ) {
     throw_for(name.empty() ? EINVAL : ENAMETOOLONG, name,
               "invalid interface name (1 to " + std::to_string(IFNAMSIZ - 1) + " characters)");
@@ -71,7 +72,14 @@ TapDevice::TapDevice(std::string_view name) : name_{name} {
 
   ifreq ifr = make_ifreq(name);
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;  // whole Ethernet frames, no 4-byte packet-info prefix
+  if (vnet_hdr) ifr.ifr_flags |= IFF_VNET_HDR;
   if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) throw_for(errno, name, "TUNSETIFF");
+  if (vnet_hdr) {
+    // The 10-byte legacy header (the default size, said explicitly). No TUNSETOFFLOAD: the kernel sends us
+    // whole, checksummed frames; only our writes use the header's offloads.
+    int size = int(VnetHeader::kLen);
+    if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &size) < 0) throw_for(errno, name, "TUNSETVNETHDRSZ");
+  }
   name_ = ifr.ifr_name;  // the kernel's spelling (it would expand a "tap%d" pattern)
 
   FdGuard ctl{control_socket()};
@@ -102,7 +110,9 @@ TapDevice::TapDevice(TapDevice&& other) noexcept
       name_{std::move(other.name_)},
       mtu_{other.mtu_},
       created_{other.created_},
+      vnet_hdr_{other.vnet_hdr_},
       last_write_errno_{other.last_write_errno_},
+      rx_header_{other.rx_header_},
       spill_{std::move(other.spill_)} {}
 
 TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
@@ -112,28 +122,40 @@ TapDevice& TapDevice::operator=(TapDevice&& other) noexcept {
     name_ = std::move(other.name_);
     mtu_ = other.mtu_;
     created_ = other.created_;
+    vnet_hdr_ = other.vnet_hdr_;
     last_write_errno_ = other.last_write_errno_;
+    rx_header_ = other.rx_header_;
     spill_ = std::move(other.spill_);
   }
   return *this;
 }
 
 std::optional<std::size_t> TapDevice::read(MutableBytes buf) noexcept {
+  std::array<std::byte, VnetHeader::kLen> hdr;
   for (int attempt = 0; attempt < 4; ++attempt) {  // bounded retry on EINTR
-    iovec iov[2] = {{buf.data(), buf.size()}, {spill_.data(), spill_.size()}};
-    const ssize_t n = ::readv(fd_, iov, 2);
-    if (n >= 0) return std::size_t(n);
+    iovec iov[3] = {{hdr.data(), hdr.size()}, {buf.data(), buf.size()}, {spill_.data(), spill_.size()}};
+    const ssize_t n = vnet_hdr_ ? ::readv(fd_, iov, 3) : ::readv(fd_, iov + 1, 2);
+    if (n >= 0) {
+      if (!vnet_hdr_) return std::size_t(n);
+      if (std::size_t(n) < hdr.size()) return std::nullopt;  // the kernel always writes the whole header
+      rx_header_ = VnetHeader::read(Bytes{hdr});
+      return std::size_t(n) - hdr.size();
+    }
     if (errno != EINTR) return std::nullopt;  // EAGAIN: nothing waiting; anything else: treat as nothing
   }
   return std::nullopt;
 }
 
-bool TapDevice::write(Bytes frame) noexcept {
+bool TapDevice::write(const VnetHeader& h, Bytes frame) noexcept {
+  std::array<std::byte, VnetHeader::kLen> hdr;
+  h.write(MutableBytes{hdr});
+  iovec iov[2] = {{hdr.data(), hdr.size()}, {const_cast<std::byte*>(frame.data()), frame.size()}};
+  const std::size_t total = vnet_hdr_ ? hdr.size() + frame.size() : frame.size();
   for (int attempt = 0; attempt < 4; ++attempt) {
-    const ssize_t n = ::write(fd_, frame.data(), frame.size());
+    const ssize_t n = vnet_hdr_ ? ::writev(fd_, iov, 2) : ::write(fd_, frame.data(), frame.size());
     if (n >= 0) {
       last_write_errno_ = 0;
-      return std::size_t(n) == frame.size();  // a TAP write is all or nothing
+      return std::size_t(n) == total;  // a TAP write is all or nothing
     }
     last_write_errno_ = errno;
     if (errno != EINTR) return false;

@@ -9,6 +9,7 @@
 
 #include "stack/bytes.hpp"
 #include "stack/function_ref.hpp"
+#include "tap/gso.hpp"
 
 namespace tapstack::tap {
 
@@ -17,7 +18,9 @@ class TapDevice {
   // Attaches to the TAP `name` (a persistent one made by `ip tuntap add`, say) or creates it. A device this
   // call created is brought up (IFF_UP); an existing one is left as its owner configured it.
   // Throws std::system_error naming the device and the errno text, plus "needs CAP_NET_ADMIN" on EPERM/EACCES.
-  explicit TapDevice(std::string_view name);
+  // With `vnet_hdr`, the device is opened with IFF_VNET_HDR: a VnetHeader comes before each frame both ways
+  // (read() and write() take it off and put it on), and write_gso() may hand the kernel merged TCP segments.
+  explicit TapDevice(std::string_view name, bool vnet_hdr = false);
   ~TapDevice();
   TapDevice(TapDevice&& other) noexcept;
   TapDevice& operator=(TapDevice&& other) noexcept;
@@ -29,13 +32,19 @@ class TapDevice {
   // starts at a frame boundary) and the returned length is > buf.size(): the caller drops it.
   std::optional<std::size_t> read(MutableBytes buf) noexcept;
   // Writes one whole frame; false when the kernel refused it (EAGAIN, ENOBUFS, EIO while the link is down...).
-  bool write(Bytes frame) noexcept;
+  // With vnet_hdr, behind an all-zero header (no offload asked).
+  bool write(Bytes frame) noexcept { return write(VnetHeader{}, frame); }
+  // Writes one frame behind `h`; without vnet_hdr the header is not written, so only a zero one makes sense.
+  bool write(const VnetHeader& h, Bytes frame) noexcept;
   // Reads up to `max_frames` frames, stopping at the first EAGAIN; calls on_frame(frame) for each one that fits
-  // `scratch` (`frame` is a prefix of it, valid only during the call). Returns how many frames were consumed,
-  // including oversized ones that were skipped.
+  // `scratch` (`frame` is a prefix of it, valid only during the call; with vnet_hdr, last_read_header() is its
+  // header during the call). Returns how many frames were consumed, including oversized ones that were skipped.
   std::size_t read_batch(MutableBytes scratch, std::size_t max_frames, FunctionRef<void(Bytes)> on_frame) noexcept;
 
   int fd() const noexcept { return fd_; }
+  bool vnet_hdr() const noexcept { return vnet_hdr_; }
+  // With vnet_hdr: the header that came with the frame read() returned last.
+  const VnetHeader& last_read_header() const noexcept { return rx_header_; }
   const std::string& name() const noexcept { return name_; }
   // The IP MTU read from the device (SIOCGIFMTU) when it was opened.
   std::size_t mtu() const noexcept { return mtu_; }
@@ -49,7 +58,9 @@ class TapDevice {
   std::string name_;
   std::size_t mtu_ = 0;
   bool created_ = false;
+  bool vnet_hdr_ = false;
   int last_write_errno_ = 0;
+  VnetHeader rx_header_;
   std::vector<std::byte> spill_;  // catches the tail of a frame longer than the caller's buffer
 };
 
