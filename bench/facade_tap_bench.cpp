@@ -3,10 +3,10 @@
 // request/response round trips (p50 / p99 / p99.9 / max in microseconds). Needs root (unshare, TAP, `ip`).
 //
 //   bench_facade_tap [--mode bulk|pingpong|all] [--direction stack->linux|linux->stack|both] [--bytes N]
-//                    [--count N] [--buffer BYTES] [--timeout SECONDS] [--kernel-cc NAME]
+//                    [--count N] [--buffer BYTES] [--timeout SECONDS] [--kernel-cc NAME] [--no-gso]
 //
-// Setup as bench_tcp_tap: a private network namespace, tap0 without IFF_VNET_HDR (MTU 1500, no offloads), the
-// kernel 192.0.2.1/24, the stack 192.0.2.2/24 — here a threaded socket::Runtime on a tap::TapLink (its loop
+// Setup as bench_tcp_tap: a private network namespace, tap0 (MTU 1500; the stack's TCP segments merged into GSO
+// writes unless --no-gso), the kernel 192.0.2.1/24, the stack 192.0.2.2/24 — here a threaded socket::Runtime on a tap::TapLink (its loop
 // thread), an application thread using tapstack::socket::socket, and a kernel socket on a third thread.
 // Bulk: the clock runs from the first payload byte the receiver sees to the last. --buffer sets the runtime's
 // tcp_send_buffer / tcp_recv_buffer (default 4 MiB, the raw benchmark's ConnectionConfig default; the facade's
@@ -60,6 +60,7 @@ struct Options {
   std::size_t buffer = 4 << 20;
   int timeout_s = 60;
   std::string kernel_cc = "cubic";  // "system": keep net.ipv4.tcp_congestion_control
+  bool gso = true;                   // tap::TapLinkOptions::gso
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -363,9 +364,11 @@ Options parse_args(int argc, char** argv) {
       if (o.timeout_s <= 0) die("--timeout: seconds > 0");
     } else if (a == "--kernel-cc") {
       o.kernel_cc = value();
+    } else if (a == "--no-gso") {
+      o.gso = false;
     } else {
       die("usage: bench_facade_tap [--mode bulk|pingpong|all] [--direction stack->linux|linux->stack|both] "
-          "[--bytes N] [--count N] [--buffer BYTES] [--timeout S] [--kernel-cc NAME|system]");
+          "[--bytes N] [--count N] [--buffer BYTES] [--timeout S] [--kernel-cc NAME|system] [--no-gso]");
     }
   }
   return o;
@@ -374,7 +377,7 @@ Options parse_args(int argc, char** argv) {
 // One fresh TAP and runtime per run, as bench_tcp_tap does per direction.
 template <class F>
 void with_runtime(const Options& o, F&& f) {
-  tap::TapLink link{"tap0"};
+  tap::TapLink link{"tap0", tap::TapLinkOptions{.gso = o.gso}};
   sh("ip addr add 192.0.2.1/24 dev tap0");
   sh("ip link set tap0 mtu 1500 up");
   ts::Runtime rt{link, runtime_config(o)};

@@ -4,16 +4,17 @@
 // direction, e.g. "linux->stack 1e9 bytes in 0.91 s: 8.79 Gbit/s". Needs root (unshare, TAP, `ip`).
 //
 //   bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout SECONDS]
-//                 [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose] [--pcap FILE] [--nstat]
+//                 [--kernel-cc NAME] [--busy-poll] [--ipv6] [--no-gso] [--verbose] [--pcap FILE] [--nstat]
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
 // --busy-poll never sleeps in poll(2);
+// --no-gso opens the TAP without IFF_VNET_HDR: one write(2) per segment instead of merged GSO writes;
 // --verbose prints the stack's counters after each run;
 // --pcap FILE records every frame the stack sends and receives (both directions; use a small --bytes: it costs
 // a write per frame), the file of the last direction run;
 // --nstat prints the kernel's nonzero IP/IPv6/TCP/ICMP counters (`nstat -asz`, in the namespace) after each run.
 //
-// Kernel side 192.0.2.1/24 on tap0 (MTU 1500, no offloads: the TAP is opened without IFF_VNET_HDR, so every
-// frame is a plain <= 1514-byte Ethernet frame with full checksums); the stack is 192.0.2.2/24. The clock runs
+// Kernel side 192.0.2.1/24 on tap0 (MTU 1500; the kernel sends plain <= 1514-byte frames with full checksums, and
+// the stack's segments reach it merged into GSO frames unless --no-gso); the stack is 192.0.2.2/24. The clock runs
 // from the first payload byte the receiver sees to the last one (stack->linux: the kernel socket's recv();
 // linux->stack: the stack application's recv()).
 #include <arpa/inet.h>
@@ -68,6 +69,7 @@ struct Options {
   int timeout_s = 60;
   bool verbose = false;
   bool busy_poll = false;  // never sleep in poll(2): spin on the TAP (costs a core)
+  bool gso = true;         // TapLinkOptions::gso
   std::string kernel_cc;   // TCP_CONGESTION for the kernel socket; empty: the system default
   bool ipv6 = false;       // run TCP over IPv6 instead of IPv4
   std::string pcap;        // record the stack's frames here (empty: no recording)
@@ -431,12 +433,14 @@ Options parse_args(int argc, char** argv) {
       o.verbose = true;
     } else if (a == "--ipv6") {
       o.ipv6 = true;
+    } else if (a == "--no-gso") {
+      o.gso = false;
     } else if (a == "--pcap") {
       o.pcap = std::string{value()};
     } else if (a == "--nstat") {
       o.nstat = true;
     } else {
-      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--ipv6] [--verbose] [--pcap FILE] [--nstat]");
+      die("usage: bench_tcp_tap [--direction stack->linux|linux->stack|both] [--bytes N] [--timeout S] [--kernel-cc NAME] [--busy-poll] [--ipv6] [--no-gso] [--verbose] [--pcap FILE] [--nstat]");
     }
   }
   return o;
@@ -452,7 +456,7 @@ int main(int argc, char** argv) {
   for (const Direction d : o.directions) {
     {
       // A fresh TAP per direction: created (and brought up) by TapDevice, addressed here, deleted afterwards.
-      tap::TapLink link{"tap0"};
+      tap::TapLink link{"tap0", tap::TapLinkOptions{.gso = o.gso}};
       sh("ip addr add 192.0.2.1/24 dev tap0");
       if (o.ipv6) sh("ip -6 addr add 2001:db8::1/64 dev tap0 nodad");
       sh("ip link set tap0 mtu 1500 up");

@@ -86,7 +86,7 @@ class FacadeNet {
       cfg.hosts = text.str();
     }
 
-    tap_ = std::make_unique<tap::TapLink>(net.tap);
+    tap_ = std::make_unique<tap::TapLink>(net.tap, tap::TapLinkOptions{.gso = net.gso});
     Link* link = tap_.get();
     if (!net.pcap.empty()) {
       recorder_ = tap::PcapRecorder::with_wall_clock(*tap_, net.pcap);

@@ -234,6 +234,8 @@ void add_common(CLI::App& app, NodeOptions& o) {
                  "and SLAAC addresses from Router Advertisements are always formed)");
   app.add_option("--gw6", o.gw6, "IPv6 default router when no Router Advertisement names one");
   app.add_option("--pcap", o.pcap, "record every frame, both directions, to this pcap file");
+  app.add_flag("!--no-gso", o.gso,
+               "write each TCP segment to the TAP alone, instead of merging a burst's segments into one GSO frame");
   app.add_flag("-v,--verbose", o.verbose, "print each event");
 }
 

@@ -61,7 +61,7 @@ Node::Node(const NodeOptions& opts) : opts_{opts} {
     cfg.gateway6 = *g;
   }
 
-  tap_ = std::make_unique<tap::TapLink>(opts.tap);
+  tap_ = std::make_unique<tap::TapLink>(opts.tap, tap::TapLinkOptions{.gso = opts.gso});
   Link* link = tap_.get();
   if (!opts.pcap.empty()) {
     recorder_ = tap::PcapRecorder::with_wall_clock(*tap_, opts.pcap);

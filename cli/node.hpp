@@ -33,6 +33,7 @@ struct NodeOptions {
   bool wait_dad = false;         // the constructor returns once no address is tentative (bounded)
   bool report_ipv6 = false;      // print IPv6 addresses as DAD completes and default routers as they come
   std::string pcap;  // record every frame here when set
+  bool gso = true;   // merge TCP segments into GSO writes to the TAP (tap::TapLinkOptions::gso)
   bool verbose = false;
 };
 

@@ -195,7 +195,7 @@ TEST_F(Ipv6Kernel, TheStacksSendReachesAKernelIpv6Server) {
   const auto a = addr6("2001:db8::1", 5001);
   ASSERT_EQ(bind(lfd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
   ASSERT_EQ(listen(lfd, 4), 0);
-  Child send{cmd({"send", "2001:db8::1", "5001", "--bytes", std::to_string(k4MiB), "--timeout", "30"})};
+  Child send{cmd({"send", "2001:db8::1", "5001", "--bytes", std::to_string(k4MiB), "--timeout", "30", "-v"})};
   pollfd p{lfd, POLLIN, 0};
   ASSERT_EQ(poll(&p, 1, 10000), 1) << send.output();  // DAD (up to ~3 s) comes before the connect
   const int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -211,6 +211,11 @@ TEST_F(Ipv6Kernel, TheStacksSendReachesAKernelIpv6Server) {
   EXPECT_EQ(got.hash, expect);
   EXPECT_EQ(send.wait_exit(20000ms), 0) << send.output();
   EXPECT_NE(send.output().find("Gbit/s, fnv1a64 " + expect), std::string::npos) << send.output();
+  // Over IPv6 too the segments reached the kernel merged into GSO writes.
+  const auto writes = tapstack::test::printed_counter(send.output(), "tap.tx_gso_writes");
+  const auto segments = tapstack::test::printed_counter(send.output(), "tap.tx_gso_segments");
+  ASSERT_TRUE(writes && segments) << send.output();
+  EXPECT_GT(*segments, 2 * *writes) << send.output();
 }
 
 TEST_F(Ipv6Kernel, TheStackPingsLinux) {

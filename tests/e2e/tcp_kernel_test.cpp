@@ -138,7 +138,7 @@ TEST_F(TcpKernel, EchoServerReturns256MiBFromAKernelClientByteIdentical) {
 TEST_F(TcpKernel, SendDelivers256MiBToAKernelServer) {
   const int lfd = kernel_listener(5001);
   ASSERT_GE(lfd, 0) << std::strerror(errno);
-  Child send{cmd({"send", "192.0.2.1", "5001", "--bytes", std::to_string(k256MiB), "--timeout", "60"})};
+  Child send{cmd({"send", "192.0.2.1", "5001", "--bytes", std::to_string(k256MiB), "--timeout", "60", "-v"})};
   const int fd = accept_within(lfd, 10000ms);
   ASSERT_GE(fd, 0) << send.output();
   const auto t0 = Clock::now();
@@ -154,6 +154,34 @@ TEST_F(TcpKernel, SendDelivers256MiBToAKernelServer) {
   EXPECT_EQ(send.wait_exit(20000ms), 0) << send.output();
   EXPECT_NE(send.output().find("sent 268435456 bytes in "), std::string::npos) << send.output();
   EXPECT_NE(send.output().find("Gbit/s, fnv1a64 " + expect), std::string::npos) << send.output();
+  // The segments reached the kernel merged into GSO writes (the default), most of them in full ones.
+  const auto writes = tapstack::test::printed_counter(send.output(), "tap.tx_gso_writes");
+  const auto segments = tapstack::test::printed_counter(send.output(), "tap.tx_gso_segments");
+  ASSERT_TRUE(writes && segments) << send.output();
+  EXPECT_GT(*segments, 8 * *writes) << send.output();
+  EXPECT_GT(*segments, (k256MiB / 1448) / 2) << send.output();
+}
+
+// 1b. The same bytes with --no-gso: one write per segment, no merged frame.
+TEST_F(TcpKernel, SendWithoutGsoWritesEachSegmentAlone) {
+  constexpr std::uint64_t k16MiB = 16ull << 20;
+  const int lfd = kernel_listener(5001);
+  ASSERT_GE(lfd, 0) << std::strerror(errno);
+  Child send{cmd({"send", "192.0.2.1", "5001", "--bytes", std::to_string(k16MiB), "--timeout", "60", "--no-gso", "-v"})};
+  const int fd = accept_within(lfd, 10000ms);
+  ASSERT_GE(fd, 0) << send.output();
+  const ReadResult got = read_all(fd);
+  close(fd);
+  close(lfd);
+  EXPECT_EQ(got.last, 0) << std::strerror(got.err);
+  EXPECT_EQ(got.bytes, k16MiB);
+  EXPECT_EQ(got.hash, pattern_hash(k16MiB));
+  EXPECT_EQ(send.wait_exit(20000ms), 0) << send.output();
+  EXPECT_FALSE(tapstack::test::printed_counter(send.output(), "tap.tx_gso_writes")) << send.output();
+  const auto frames = tapstack::test::printed_counter(send.output(), "tap.tx_frames");
+  ASSERT_TRUE(frames) << send.output();
+  EXPECT_EQ(tapstack::test::printed_counter(send.output(), "tap.tx_writes"), frames) << send.output();
+  EXPECT_GT(*frames, k16MiB / 1448) << send.output();
 }
 
 // 2b. The stack's receiver takes 256 MiB from a kernel client.

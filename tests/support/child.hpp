@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,5 +41,16 @@ class Child {
   bool reaped_ = false;
   std::string output_;
 };
+
+// The value of a counter as `tapstack ... -v` prints it ("  tap.tx_gso_writes 123" on a line of its own);
+// nullopt when it is not printed (the command prints only counters that are not zero).
+inline std::optional<std::uint64_t> printed_counter(const std::string& output, const std::string& name) {
+  const std::string key = "  " + name + " ";
+  for (std::size_t at = output.find(key); at != std::string::npos; at = output.find(key, at + 1)) {
+    if (at != 0 && output[at - 1] != '\n') continue;
+    return std::stoull(output.substr(at + key.size()));
+  }
+  return std::nullopt;
+}
 
 }  // namespace tapstack::test
