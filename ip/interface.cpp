@@ -377,10 +377,11 @@ void Interface::send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t t
 std::size_t Interface::poll(Instant now) noexcept {
   // Everything this call emits (ACKs for the frames read, the transports' bursts) is one batch for the link.
   link_.begin_batch();
-  std::size_t n = 0;
-  while (n < cfg_.rx_batch) {
+  std::size_t n = 0, bytes = 0;
+  while (n < cfg_.rx_batch && bytes < cfg_.rx_batch_bytes) {
     const std::optional<Bytes> frame = link_.receive_borrowed(now, MutableBytes{rx_buf_});
     if (!frame) break;
+    bytes += frame->size();
     on_frame(now, *frame);
     ++n;
   }

@@ -64,6 +64,10 @@ struct InterfaceConfig {
   std::optional<Ipv4Address> gateway4;   // must be on-link to be used
   std::uint8_t default_ttl = 64;         // for ICMP messages and sends asking for TTL 0 (RFC 1122 §3.2.1.7)
   std::size_t rx_batch = 64;             // frames one poll() takes from the link
+  // ... and bytes: a poll() stops reading once it has taken this much, so that what the frames call for (ACKs,
+  // window updates) goes out at least this often. 64 frames of 1514 bytes stay below it; 64 TSO frames of
+  // 64 KiB from a TAP (4 MiB, a whole receive window) would not.
+  std::size_t rx_batch_bytes = 256 * 1024;
   std::size_t echo_reply_queue = 64;     // received echo replies kept for pop_echo_reply()
   ArpCacheConfig arp{};
   ReassemblyConfig reassembly{};

@@ -856,5 +856,18 @@ TEST(Interface, PollBracketsWhatItSendsInOneBatchAndASendOutsidePollIsNotBatched
   EXPECT_EQ(log.log, (std::vector<std::string>{"begin", "end"}));
 }
 
+
+TEST(Interface, APollStopsReadingOnceItHasTakenRxBatchBytes) {
+  InterfaceConfig cfg = default_config();
+  cfg.rx_batch_bytes = 3000;  // 64 KiB TSO frames would otherwise let one poll take a whole receive window
+  Harness h{cfg};
+  const std::string data(958, 'x');  // 14 + 20 + 8 + 958 = 1000-byte frames
+  for (int i = 0; i < 5; ++i) h.peer->transmit(h.now, bytes_of(udp_frame(data).serialize()));
+  EXPECT_EQ(h.iface->poll(h.now), 3u) << "the third frame reaches the budget; the poll stops after it";
+  EXPECT_EQ(h.udp.packets.size(), 3u);
+  EXPECT_EQ(h.iface->poll(h.now), 2u);
+  EXPECT_EQ(h.udp.packets.size(), 5u);
+}
+
 }  // namespace
 }  // namespace tapstack::ip
