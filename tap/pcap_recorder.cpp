@@ -9,7 +9,7 @@
 
 namespace tapstack::tap {
 namespace {
-constexpr int kSnapLen = 65535;
+constexpr int kSnapLen = 262144;  // tcpdump's default: a whole 64 KiB GSO frame from a TAP link fits
 }
 
 PcapRecorder::PcapRecorder(Link& inner, const std::string& path, std::chrono::microseconds epoch_offset)

@@ -21,7 +21,7 @@ TAPSTACK_DEFINE_COUNTERS(PcapRecorderCounters, TAPSTACK_PCAP_RECORDER_COUNTERS)
 
 class PcapRecorder final : public Link {
  public:
-  // Records to `path` (created or truncated; DLT_EN10MB, snaplen 65535, microsecond timestamps). A frame's
+  // Records to `path` (created or truncated; DLT_EN10MB, snaplen 262144, microsecond timestamps). A frame's
   // pcap timestamp is `now + epoch_offset` as microseconds since the Unix epoch: pass the offset that maps the
   // runner's monotonic Instants to wall-clock time, or 0 to keep virtual time (tests compare it exactly).
   // Throws std::runtime_error naming the file when it cannot be opened.

@@ -19,7 +19,9 @@ class TapDevice {
   // call created is brought up (IFF_UP); an existing one is left as its owner configured it.
   // Throws std::system_error naming the device and the errno text, plus "needs CAP_NET_ADMIN" on EPERM/EACCES.
   // With `vnet_hdr`, the device is opened with IFF_VNET_HDR: a VnetHeader comes before each frame both ways
-  // (read() and write() take it off and put it on), and write_gso() may hand the kernel merged TCP segments.
+  // (read() and write() take it off and put it on), so writes may hand the kernel merged TCP segments; and the
+  // device offers the kernel checksum and TCP segmentation offload (TUNSETOFFLOAD TUN_F_CSUM, TSO4, TSO6), so
+  // reads may bring a TCP segment of up to 64 KiB with its checksum left partial (see last_read_header()).
   explicit TapDevice(std::string_view name, bool vnet_hdr = false);
   ~TapDevice();
   TapDevice(TapDevice&& other) noexcept;

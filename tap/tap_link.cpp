@@ -45,9 +45,15 @@ std::optional<std::size_t> TapLink::receive(Instant, MutableBytes buf) noexcept 
     }
     if (device_.vnet_hdr()) {
       const VnetHeader& h = device_.last_read_header();
-      if (h.gso_type != VnetHeader::kGsoNone) {
-        ++counters_.drop_rx_offload;
-        continue;
+      const auto gso = std::uint8_t(h.gso_type & ~VnetHeader::kGsoEcn);
+      if (gso != VnetHeader::kGsoNone) {
+        // A TSO frame is one large TCP segment behind headers that already give its whole length: the stack
+        // takes it as it is. Anything else (UDP fragmentation offload, say) was never offered.
+        if ((gso != VnetHeader::kGsoTcpV4 && gso != VnetHeader::kGsoTcpV6) || (h.flags & VnetHeader::kNeedsCsum) == 0) {
+          ++counters_.drop_rx_offload;
+          continue;
+        }
+        ++counters_.rx_gso_frames;
       }
       if ((h.flags & VnetHeader::kNeedsCsum) != 0) {
         if (!complete_partial_checksum(h, buf.first(*n))) {

@@ -4,7 +4,9 @@
 // With GSO (the default), the device is opened with IFF_VNET_HDR and the TCP segments of one flow that the stack
 // emits in one batch (Link::begin_batch/end_batch; ip::Interface::poll makes each call one) are merged by a
 // GsoCoalescer and written as one frame of up to 64 KiB, which the kernel receives as a GSO packet: one pass of
-// its IP and TCP receive path per merged frame instead of per segment. Frames the kernel sends us are unchanged.
+// its IP and TCP receive path per merged frame instead of per segment. The other way, the kernel may send one
+// TCP segment of up to 64 KiB with its checksum left partial (TSO, as to a virtio NIC): receive() completes the
+// checksum and hands the stack the large segment, which it takes like any in-window segment.
 #pragma once
 #include <cstddef>
 #include <optional>
@@ -18,8 +20,8 @@
 namespace tapstack::tap {
 
 #define TAPSTACK_TAP_LINK_COUNTERS(X)                                                                   \
-  X(rx_frames) X(tx_frames) X(tx_writes) X(tx_gso_writes) X(tx_gso_segments) X(drop_rx_too_big)        \
-  X(drop_rx_offload) X(rx_checksum_completed) X(drop_tx_queue_full) X(drop_tx_error)
+  X(rx_frames) X(rx_gso_frames) X(rx_checksum_completed) X(tx_frames) X(tx_writes) X(tx_gso_writes)    \
+  X(tx_gso_segments) X(drop_rx_too_big) X(drop_rx_offload) X(drop_tx_queue_full) X(drop_tx_error)
 TAPSTACK_DEFINE_COUNTERS(TapLinkCounters, TAPSTACK_TAP_LINK_COUNTERS)
 
 struct TapLinkOptions {
@@ -42,9 +44,9 @@ class TapLink final : public Link {
   void begin_batch() noexcept override { ++batch_depth_; }
   void end_batch(Instant now) noexcept override;
   // Reads one frame; a frame longer than `buf` is consumed and dropped (drop_rx_too_big). With GSO, a frame
-  // whose header asks us to finish its checksum gets it finished (rx_checksum_completed), and one that the
-  // kernel segmentation-offloaded (we never enable that) or with offsets out of bounds is dropped
-  // (drop_rx_offload). `now` is unused: the kernel delivers frames when they arrive.
+  // whose header asks us to finish its checksum gets it finished (rx_checksum_completed); a TCP TSO frame is
+  // delivered whole (rx_gso_frames); a frame with checksum offsets out of bounds, or another GSO type (never
+  // offered), is dropped (drop_rx_offload). `now` is unused: the kernel delivers frames when they arrive.
   std::optional<std::size_t> receive(Instant now, MutableBytes buf) noexcept override;
   int wait_fd() const noexcept override { return device_.fd(); }
 

@@ -185,6 +185,10 @@ TEST_F(Ipv6Kernel, KernelTcpClientMoves16MiBThroughTheStacksEcho) {
   EXPECT_EQ(back.hash, pattern_hash(k16MiB));
   EXPECT_EQ(server->terminate(), 0) << server->output();
   EXPECT_NE(server->output().find("echo6:7.bytes_out 16777216"), std::string::npos) << server->output();
+  // Both ways over IPv6 went through segmentation offload: TSO frames from the kernel, GSO writes to it.
+  EXPECT_GT(tapstack::test::printed_counter(server->output(), "tap.rx_gso_frames").value_or(0), 0u) << server->output();
+  EXPECT_GT(tapstack::test::printed_counter(server->output(), "tap.tx_gso_writes").value_or(0), 0u) << server->output();
+  EXPECT_FALSE(tapstack::test::printed_counter(server->output(), "tap.drop_rx_offload")) << server->output();
 }
 
 TEST_F(Ipv6Kernel, TheStacksSendReachesAKernelIpv6Server) {
