@@ -121,7 +121,9 @@ bool GsoCoalescer::add(Bytes frame, Sink sink) noexcept {
     return true;
   }
   flush(sink);  // a refusal of the held frame is the sink's to count; this frame is judged on its own
-  if (seg) {
+  // A segment with PSH could only ever go out alone (nothing may follow it): no point holding it to the end of
+  // the batch. That is the request or reply of a request/response exchange, whose latency counts.
+  if (seg && (seg->flags & kFlagPsh) == 0 && max_segments_ > 1) {
     hold(*seg, frame);
     return true;
   }
@@ -162,7 +164,7 @@ void GsoCoalescer::hold(const Segment& s, Bytes frame) noexcept {
   v6_ = s.v6;
   gso_size_ = std::uint16_t(s.payload_len);
   next_seq_ = s.seq + std::uint32_t(s.payload_len);
-  closed_ = (s.flags & kFlagPsh) != 0 || max_segments_ == 1;
+  closed_ = false;  // add() holds only a segment without PSH, with room for more
 }
 
 bool GsoCoalescer::flush(Sink sink) noexcept {

@@ -56,7 +56,8 @@ class GsoCoalescer {
   // Takes the next frame of the burst. A TCP segment that continues the held one (same Ethernet and IP header
   // apart from length, ID and checksum; same ports, ACK, window and options; the next sequence number; no SYN,
   // FIN, RST, URG, CWR; the held segments all full-sized and without PSH) is appended to it. Anything else
-  // first sends what is held; a TCP data segment is then held in its turn, any other frame sent at once.
+  // first sends what is held; a TCP data segment without PSH is then held in its turn, any other frame (and a
+  // segment with PSH, which nothing could follow) sent at once.
   // Returns false only when a frame sent at once was refused; a held frame counts as accepted.
   bool add(Bytes frame, Sink sink) noexcept;
   // Sends the held frame, if any: alone as it came, or merged, with the GSO header and the TCP checksum field

@@ -193,6 +193,16 @@ TEST_F(Coalesce, PshIsKeptOnTheMergedFrameAndEndsTheRun) {
   EXPECT_EQ(out_[1].frame, segment(fl, 2896, 1448));
 }
 
+TEST_F(Coalesce, ALoneSegmentWithPshGoesOutAtOnce) {
+  const Flow fl;
+  const Frame request = segment(fl, 0, 1, 0x08);  // a 1-byte request: nothing can follow it in a merged frame
+  ASSERT_TRUE(add(request));
+  ASSERT_EQ(out_.size(), 1u) << "written without waiting for the end of the batch";
+  EXPECT_EQ(out_[0].h, VnetHeader{});
+  EXPECT_EQ(out_[0].frame, request);
+  EXPECT_FALSE(gso_.holding());
+}
+
 TEST_F(Coalesce, AGapInSequenceNumbersIsNotMerged) {
   const Flow fl;
   add(segment(fl, 0, 1448));
