@@ -78,12 +78,14 @@ TapDevice::TapDevice(std::string_view name, bool vnet_hdr) : name_{name}, vnet_h
     // The 10-byte legacy header (the default size, said explicitly).
     int size = int(VnetHeader::kLen);
     if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &size) < 0) throw_for(errno, name, "TUNSETVNETHDRSZ");
-    // What the kernel may send us: partial checksums and TCP segmentation offload over IPv4 and IPv6 (a TCP
-    // segment of up to 64 KiB, as a virtio NIC with those features receives). Not ECN-marked TSO, not UDP
-    // segmentation: the kernel segments those itself.
-    const unsigned long offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    if (::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) throw_for(errno, name, "TUNSETOFFLOAD");
   }
+  // What the kernel may send us. With the header: partial checksums and TCP segmentation offload over IPv4 and
+  // IPv6 (a TCP segment of up to 64 KiB, as a virtio NIC with those features receives); not ECN-marked TSO, not
+  // UDP segmentation: the kernel segments those itself. Without it: nothing, said explicitly, because a
+  // persistent device keeps the offloads its last user set, and a reader without the header could not tell a
+  // partial checksum from a bad one.
+  const unsigned long offloads = vnet_hdr ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
+  if (::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) throw_for(errno, name, "TUNSETOFFLOAD");
   name_ = ifr.ifr_name;  // the kernel's spelling (it would expand a "tap%d" pattern)
 
   FdGuard ctl{control_socket()};

@@ -2,7 +2,11 @@
 // with the Linux kernel as the peer (it answers our ARP request). Needs CAP_NET_ADMIN (skips, or fails in CI).
 #include "tap/tap_device.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <tins/tins.h>
 
@@ -193,6 +197,66 @@ TEST_F(TapTest, ReadBatch_DrainsSeveralFramesUpToTheLimit) {
   EXPECT_GE(reads, 3u);
   EXPECT_EQ(tap.device().read_batch(MutableBytes{buf}, 8, [](Bytes) {}), 0u);  // drained: EAGAIN at once
   ASSERT_TRUE(test::run("sysctl -qw net.ipv6.conf.default.disable_ipv6=0").ok());
+}
+
+// A UDP datagram from a kernel socket to 192.0.2.2:9 (a static neighbour entry, so no ARP), read off `link`.
+std::optional<std::vector<std::byte>> kernel_udp_datagram(Link& link, Clock& clock) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);
+  inet_pton(AF_INET, kOurIp, &to.sin_addr);
+  const std::string data(100, 'u');
+  const ssize_t sent = ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  ::close(fd);
+  if (sent != ssize_t(data.size())) return std::nullopt;
+  return receive_until(link, clock, [](const std::vector<std::byte>& f) {
+    try {
+      const Tins::EthernetII eth{reinterpret_cast<const uint8_t*>(f.data()), uint32_t(f.size())};
+      return eth.find_pdu<Tins::UDP>() != nullptr;
+    } catch (const Tins::exception_base&) {
+      return false;
+    }
+  });
+}
+
+// True when the frame's UDP checksum is the one libtins computes for it.
+bool udp_checksum_ok(const std::vector<std::byte>& f) {
+  const Tins::EthernetII eth{reinterpret_cast<const uint8_t*>(f.data()), uint32_t(f.size())};
+  Tins::EthernetII again = eth;
+  const auto raw = again.serialize();  // recomputes the checksum
+  const Tins::EthernetII recomputed{raw.data(), uint32_t(raw.size())};
+  return eth.rfind_pdu<Tins::UDP>().checksum() == recomputed.rfind_pdu<Tins::UDP>().checksum();
+}
+
+// With offload, the kernel leaves a UDP checksum partial and the link completes it; a later user of the same
+// persistent device without offload gets full checksums from the kernel again (the offloads are reset, not left
+// as the last user set them).
+TEST_F(TapTest, PartialChecksumsAreCompletedWithOffload_AndGoneForALaterUserWithout) {
+  SteadyClock clock;
+  ASSERT_TRUE(test::run("ip tuntap add dev tap1 mode tap && ip link set tap1 up && ip addr add 192.0.2.1/24 dev tap1")
+                  .ok());
+  // Once a reader is attached (the carrier comes up with it): the neighbour entry, so the kernel sends at once.
+  const std::string neigh = "ip neigh replace 192.0.2.2 lladdr 02:00:00:00:00:02 dev tap1 nud permanent";
+  {
+    TapLink link{"tap1"};
+    ASSERT_TRUE(link.gso());
+    ASSERT_TRUE(test::run(neigh).ok());
+    const auto f = kernel_udp_datagram(link, clock);
+    ASSERT_TRUE(f.has_value()) << "no UDP datagram from the kernel";
+    EXPECT_TRUE(udp_checksum_ok(*f));
+    EXPECT_GE(link.counters().rx_checksum_completed, 1u) << "the kernel did not leave the checksum to us";
+  }
+  {
+    TapLink link{"tap1", TapLinkOptions{.gso = false}};
+    ASSERT_FALSE(link.gso());
+    ASSERT_TRUE(test::run(neigh).ok());
+    const auto f = kernel_udp_datagram(link, clock);
+    ASSERT_TRUE(f.has_value()) << "no UDP datagram from the kernel";
+    EXPECT_TRUE(udp_checksum_ok(*f)) << "a partial checksum reached a reader without the virtio-net header";
+  }
+  EXPECT_TRUE(test::run("ip tuntap del dev tap1 mode tap").ok());
 }
 
 // Needs no capability: the name is rejected before the kernel is asked.
