@@ -8,7 +8,7 @@
 // --kernel-cc sets TCP_CONGESTION on the kernel's socket (default: the system's, net.ipv4.tcp_congestion_control);
 // --busy-poll never sleeps in poll(2);
 // --no-gso opens the TAP without IFF_VNET_HDR: one write(2) per segment instead of merged GSO writes;
-// --verbose prints the stack's counters after each run;
+// --verbose prints the stack's counters after each run, and the connection's buffer sizes and cwnd at its end;
 // --pcap FILE records every frame the stack sends and receives (both directions; use a small --bytes: it costs
 // a write per frame), the file of the last direction run;
 // --nstat prints the kernel's nonzero IP/IPv6/TCP/ICMP counters (`nstat -asz`, in the namespace) after each run.
@@ -185,6 +185,7 @@ class StackSide {
             if (moved >= opts_.bytes) {
               run.last = std::chrono::steady_clock::now();
               if (moved != opts_.bytes) return run.finish("stack received too much: " + std::to_string(moved));
+              if (opts_.verbose) print_sizes(*r);
               tcp_.close(now, *conn);  // answers the kernel's FIN (or sends ours)
               for (int i = 0; i < 100; ++i) iface_.poll(clock_.now());
               return run.finish();
@@ -208,6 +209,7 @@ class StackSide {
             work = true;
           }
           if (moved == opts_.bytes) {
+            if (opts_.verbose) print_sizes(*w);
             tcp_.close(now, *conn);
             closed = true;
           }
@@ -228,6 +230,13 @@ class StackSide {
       ++sleeps_;
       ::poll(&p, 1, timeout_ms);
     }
+  }
+
+  // The connection's buffers as autotuning left them, and its congestion window, when the last byte moved.
+  static void print_sizes(const tcp::Connection& c) {
+    const tcp::Connection::Stats st = c.stats();
+    std::fprintf(stderr, "  conn.send_buffer %zu\n  conn.recv_buffer %zu\n  conn.cwnd %u\n", st.send_buffer,
+                 st.recv_buffer, st.cwnd);
   }
 
   void print_counters() const {

@@ -803,11 +803,17 @@ void Connection::share_buffers() noexcept {
 // Send-buffer autotuning (Linux tcp_sndbuf_expand): room for twice the congestion window, so the window, not
 // the buffer, limits what is in flight. cwnd grows only while cwnd-limited (RFC 7661), so an application-
 // limited or receiver-limited connection keeps a small buffer.
+std::size_t Connection::send_buffer_target() const noexcept {
+  const std::size_t full = full_size(cfg_.send_buffer);
+  if (cfg_.initial_buffer == 0) return full;
+  const std::uint64_t want = 2 * std::uint64_t(cc_->cwnd());
+  return std::size_t(std::clamp<std::uint64_t>(want, std::min(cfg_.initial_buffer, full), full));
+}
+
 void Connection::autotune_send() noexcept {
   if (buffers_shared_ || cfg_.initial_buffer == 0 || send_ring_.capacity() >= full_size(cfg_.send_buffer)) return;
-  const std::uint64_t want = 2 * std::uint64_t(cc_->cwnd());
-  if (want > send_ring_.capacity())
-    send_ring_.grow(std::min<std::uint64_t>(std::bit_ceil(want), full_size(cfg_.send_buffer)));
+  const std::size_t want = send_buffer_target();
+  if (want > send_ring_.capacity()) send_ring_.grow(std::bit_ceil(want));
 }
 
 void Connection::challenge_ack(Instant now) noexcept {

@@ -127,6 +127,11 @@ class Connection {
   // Call before handing the buffers to another thread: they grow to their configured sizes now, because a ring
   // another thread uses can never grow (SpscByteRing::grow), and autotuning stops for this connection.
   void share_buffers() noexcept;
+  // The size autotuning gives the send buffer (ConnectionConfig::initial_buffer): twice the congestion window,
+  // at least initial_buffer, at most the configured send_buffer; the full size when autotuning is off. A ring
+  // grows to it rounded up to a power of two; the socket facade, whose shared ring cannot grow, uses it as the
+  // most the application may have written and not yet had acknowledged.
+  std::size_t send_buffer_target() const noexcept;
   // How many more bytes the consumer of the receive buffer must take before a window update is due (RFC 9293
   // §3.8.6.2.2 receiver SWS avoidance, as window_update_due() decides it): 0 when one is due now, nullopt when
   // none can become due (the peer's FIN arrived, a state that takes no data, a window that cannot open that
