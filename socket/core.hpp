@@ -10,9 +10,11 @@
 // application code reads state before data (acquire), so "EOF" or "error" is never seen before the bytes that preceded
 // it.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <system_error>
@@ -92,6 +94,12 @@ struct SocketCore {
   static constexpr std::uint32_t kTxWritten = 1, kRxRead = 2;
   std::atomic<std::uint32_t> app_dirty{0};
   std::atomic<std::size_t> rx_wake_at{0};
+  // TCP: the most the application may have in tx (written, not yet acknowledged), set by the loop to what
+  // autotuning would size a send buffer that it owned (tcp::Connection::send_buffer_target: twice the congestion
+  // window); the whole ring with SO_SNDBUF set, as Linux locks the size then. The shared ring is allocated at
+  // full size and cannot grow, so without this an application runs up to the ring's size ahead of the loop,
+  // and the loop reads those bytes back from memory instead of from the cache they were written to.
+  std::atomic<std::size_t> tx_limit{std::numeric_limits<std::size_t>::max()};
 
   // Set by the application (any thread): close() happened.
   std::atomic<bool> closed{false};
@@ -116,6 +124,7 @@ struct SocketCore {
     // and had acknowledged (tx consumed: wake writers), and the rx_wake_at it last published.
     std::size_t tx_produced = 0, tx_consumed = 0, rx_produced = 0, rx_consumed = 0;
     std::size_t rx_wake_at = 0;
+    std::size_t tx_limit = std::numeric_limits<std::size_t>::max();  // the tx_limit it last published
     // Reader wake-ups in batches (Runtime::sync_tcp): the connection's short-segment count when readers were
     // last woken, and whether bytes received since then still owe them a wake-up.
     std::uint64_t rx_short_segments = 0;
@@ -129,6 +138,14 @@ struct SocketCore {
     std::uint32_t accept_ready = 0;
   } loop;
 };
+
+// How many bytes the application may write to `c.tx` now: the ring's free space, within tx_limit. Application
+// side (it reads its own produced position and the loop's consumed one).
+inline std::size_t tx_room(const SocketCore& c) noexcept {
+  const std::size_t held = c.tx->produced() - c.tx->consumed();
+  const std::size_t limit = std::min(c.tx_limit.load(std::memory_order_relaxed), c.tx->capacity());
+  return held < limit ? std::min(limit - held, c.tx->free_space()) : 0;
+}
 
 // One request from an application thread to the stack loop. Synchronous commands live on the caller's stack
 // and the caller sleeps on `done`; a close() is posted on the heap and the loop deletes it.

@@ -539,7 +539,8 @@ void Runtime::adopt_buffers(SocketCore& c, tcp::Connection& conn) noexcept {
 // tx has room worth a writer's wake-up: drained, or a quarter of it free.
 bool Runtime::tx_room_to_report(const SocketCore& c) noexcept {
   const std::size_t left = c.tx->produced() - c.tx->consumed();  // the loop consumes: exact from its side
-  return left == 0 || c.tx->capacity() - left >= c.tx->capacity() / 4;
+  const std::size_t limit = std::min(c.loop.tx_limit, c.tx->capacity());
+  return left == 0 || (left < limit && limit - left >= limit / 4);
 }
 
 // Before the loop sleeps: tells each TCP socket's reader from which position its reads make a window update
@@ -694,6 +695,15 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
     if (acked != L.tx_consumed && tx_room_to_report(c)) {
       L.tx_consumed = acked;
       wake = true;
+    }
+    // The writer's limit follows the congestion window, as a send buffer of the loop's own would
+    // (Connection::send_buffer_target); a limit that grows may make room a blocked writer waits for.
+    const std::size_t limit = L.opts.sndbuf != 0 ? std::numeric_limits<std::size_t>::max() : fc->send_buffer_target();
+    if (limit != L.tx_limit) {
+      const bool grew = limit > L.tx_limit;
+      L.tx_limit = limit;
+      c.tx_limit.store(limit, std::memory_order_relaxed);
+      if (grew && tx_room_to_report(c)) wake = true;
     }
   }
 

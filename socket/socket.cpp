@@ -97,7 +97,7 @@ std::size_t tcp_send(SocketImpl& s, Bytes data, const Deadline& d, std::error_co
       return 0;
     }
     if (data.empty()) return 0;
-    const std::size_t n = c.tx->write(data);  // straight into the connection's send buffer
+    const std::size_t n = c.tx->write(data.first(std::min(data.size(), tx_room(c))));  // straight into the connection's send buffer
     if (n != 0) {
       s.after_produce();
       return n;
@@ -109,7 +109,7 @@ std::size_t tcp_send(SocketImpl& s, Bytes data, const Deadline& d, std::error_co
     ec = s.wait(
                     [&c] {
                       return c.closed.load(std::memory_order_acquire) || c.error.load(std::memory_order_acquire) != 0 ||
-                             c.send_closed.load(std::memory_order_acquire) || c.tx->free_space() != 0;
+                             c.send_closed.load(std::memory_order_acquire) || tx_room(c) != 0;
                     },
                     d.at);
     if (ec) return 0;
@@ -426,7 +426,7 @@ int revents(const SocketImpl* impl, int mask) noexcept {
         const bool fin = c.eof.load(std::memory_order_acquire);
         const bool send_closed = c.send_closed.load(std::memory_order_acquire);
         if (fin || !c.rx->empty()) ev |= POLLIN;
-        if (err == 0 && !send_closed && c.tx->free_space() != 0) ev |= POLLOUT;
+        if (err == 0 && !send_closed && tx_room(c) != 0) ev |= POLLOUT;
         if (err == ECONNRESET || err == EPIPE) {
           ev |= POLLHUP | POLLIN | POLLOUT;  // reset: a read reports it, a write fails
         } else if (err != 0) {

@@ -132,7 +132,72 @@ TEST_F(SocketTest, RecvAndSend_NonBlockingNothingToDo_Eagain) {
   int err = 0;
   for (int i = 0; i < 1000 && err == 0; ++i) err = errno_of([&] { sent += k.client.send(chunk); });
   EXPECT_EQ(err, EAGAIN);
-  EXPECT_EQ(sent, net.a.config().tcp_send_buffer);  // exactly the ring in front of the connection
+  // Exactly what a fresh connection's send buffer holds: autotuning's starting size (the ring in front of the
+  // connection is larger; the limit grows with the congestion window, see SendLimit_* below).
+  EXPECT_EQ(sent, net.a.config().tcp.connection.initial_buffer);
+}
+
+// The facade's shared send ring is allocated at full size, but what the application may have written and not
+// yet had acknowledged follows the congestion window, as a send buffer the loop owned would (twice cwnd, from
+// ConnectionConfig::initial_buffer up to the ring): a bulk writer then stays close to the loop, and the loop
+// reads its bytes back from cache. SO_SNDBUF locks the size, as it does on Linux.
+TEST_F(SocketTest, SendLimit_StartsAtTheInitialBufferGrowsWithCwndAndSoSndbufLocksIt) {
+  const std::size_t initial = net.a.config().tcp.connection.initial_buffer;
+  const std::size_t ring = net.a.config().tcp_send_buffer;
+  ASSERT_LT(initial, ring);
+  const std::vector<std::byte> chunk(16 * 1024, std::byte{'s'});
+  auto fill = [&](socket& s) {
+    std::size_t sent = 0;
+    int err = 0;
+    for (int i = 0; i < 1000 && err == 0; ++i) err = errno_of([&] { sent += s.send(chunk); });
+    EXPECT_EQ(err, EAGAIN);
+    return sent;
+  };
+  Conn k = connected(8040);
+  k.client.setblocking(false);
+  EXPECT_EQ(fill(k.client), initial);
+  EXPECT_EQ(k.client.poll_events() & POLLOUT, 0) << "no POLLOUT at the limit";
+  // The peer keeps reading, the writer keeps filling: slow start grows cwnd, and the limit with it (here until
+  // the peer's window, not cwnd, bounds the flight; the ring is the ceiling).
+  k.server.setblocking(false);
+  auto drain = [&] {
+    std::size_t n = 0;
+    while (errno_of([&] { n = k.server.recv(1 << 20).size(); }) == 0 && n != 0) {
+    }
+  };
+  const tcp::Connection* conn = net.a.tcp_internals(k.client).conn;
+  ASSERT_NE(conn, nullptr);
+  std::size_t grown_fill = 0;
+  for (int round = 0; round < 30; ++round) {
+    net.settle();
+    drain();
+    const std::size_t target = conn->send_buffer_target();
+    const std::size_t held = net.a.tcp_internals(k.client).tx->size();
+    const std::size_t n = fill(k.client);
+    EXPECT_EQ(held + n, std::max(target, held)) << "round " << round << ": the writer stops exactly at the limit";
+    if (target > initial) grown_fill = std::max(grown_fill, held + n);
+  }
+  EXPECT_GT(grown_fill, initial) << "the limit grew past the initial buffer";
+  const std::size_t target = conn->send_buffer_target();
+  EXPECT_EQ(target, std::min(ring, 2 * std::size_t(conn->stats().cwnd)));
+  // Everything delivered and acknowledged (the delayed ACK of a last short segment included): the limit, all of it.
+  for (int i = 0; i < 100 && net.a.tcp_internals(k.client).tx->size() != 0; ++i) {
+    drain();
+    net.advance(milliseconds{10});
+  }
+  ASSERT_EQ(net.a.tcp_internals(k.client).tx->size(), 0u);
+  EXPECT_EQ(fill(k.client), conn->send_buffer_target());
+  EXPECT_GT(conn->send_buffer_target(), initial);
+
+  socket c{net.a};
+  c.setsockopt(SOL_SOCKET, SO_SNDBUF, int(ring));
+  socket l{net.b};
+  l.bind(at_b(8041));
+  l.listen();
+  c.connect(at_b(8041));
+  auto accepted = l.accept();
+  c.setblocking(false);
+  EXPECT_EQ(fill(c), ring) << "SO_SNDBUF: the whole buffer from the start";
 }
 
 TEST_F(SocketTest, Recvfrom_NonBlockingUdpNothingQueued_Eagain) {
@@ -590,7 +655,7 @@ TEST_F(SocketTest, ReadWrite_NoShortReads_NonBlockingReturnsNullopt) {
   Conn m = connected(8025);
   m.client.setblocking(false);
   const std::vector<std::byte> chunk(1 << 20);
-  EXPECT_EQ(m.client.write(chunk), std::optional<std::size_t>{net.a.config().tcp_send_buffer});
+  EXPECT_EQ(m.client.write(chunk), std::optional<std::size_t>{net.a.config().tcp.connection.initial_buffer});
   EXPECT_EQ(m.client.write(chunk), std::nullopt);
 }
 
