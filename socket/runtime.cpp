@@ -536,7 +536,7 @@ void Runtime::adopt_buffers(SocketCore& c, tcp::Connection& conn) noexcept {
   c.rx_wake_at.store(0, std::memory_order_relaxed);  // the core is not shared with another thread yet
 }
 
-// tx has room worth a writer's wake-up: drained, or a quarter of it free.
+// tx has room worth a writer's wake-up: drained, or a quarter of what the writer may hold (tx_limit) free.
 bool Runtime::tx_room_to_report(const SocketCore& c) noexcept {
   const std::size_t left = c.tx->produced() - c.tx->consumed();  // the loop consumes: exact from its side
   const std::size_t limit = std::min(c.loop.tx_limit, c.tx->capacity());
@@ -673,7 +673,7 @@ void Runtime::sync_tcp(SocketCore& c, Instant) noexcept {
       tcp_->connection(*L.conn);  // marks it for this iteration's poll
     }
     // What the connection did: bytes received wake readers (in batches, see below); bytes acknowledged (tx
-    // space) wake a blocked writer once a quarter of the ring is free or it drained, not per ACK.
+    // space) wake a blocked writer once a quarter of its limit is free or tx drained, not per ACK.
     const std::size_t received = c.rx->produced();
     if (received != L.rx_produced) {
       L.rx_produced = received;

@@ -158,7 +158,6 @@ void GsoCoalescer::hold(const Segment& s, Bytes frame) noexcept {
   std::memcpy(held_.data(), frame.data(), frame.size());
   held_len_ = frame.size();
   held_segments_ = 1;
-  l3_ = kEth;
   l4_ = s.l4;
   payload_ = s.payload;
   v6_ = s.v6;
@@ -175,13 +174,13 @@ bool GsoCoalescer::flush(Sink sink) noexcept {
     const std::size_t tcp_len = held_len_ - l4_;
     std::uint32_t pseudo = kTcpProto + std::uint32_t(tcp_len);
     if (v6_) {
-      store_be16(f, l3_ + 4, std::uint16_t(held_len_ - l4_));
-      pseudo = checksum_add(Bytes{f}.subspan(l3_ + 8, 32), pseudo);
+      store_be16(f, kEth + 4, std::uint16_t(held_len_ - l4_));
+      pseudo = checksum_add(Bytes{f}.subspan(kEth + 8, 32), pseudo);
     } else {
-      store_be16(f, l3_ + 2, std::uint16_t(held_len_ - l3_));
-      store_be16(f, l3_ + 10, 0);
-      store_be16(f, l3_ + 10, std::uint16_t(~checksum_add(Bytes{f}.subspan(l3_, kIpv4Len))));
-      pseudo = checksum_add(Bytes{f}.subspan(l3_ + 12, 8), pseudo);
+      store_be16(f, kEth + 2, std::uint16_t(held_len_ - kEth));
+      store_be16(f, kEth + 10, 0);
+      store_be16(f, kEth + 10, std::uint16_t(~checksum_add(Bytes{f}.subspan(kEth, kIpv4Len))));
+      pseudo = checksum_add(Bytes{f}.subspan(kEth + 12, 8), pseudo);
     }
     // CHECKSUM_PARTIAL's convention: the field holds the pseudo-header sum, not complemented.
     store_be16(f, l4_ + 16, std::uint16_t(checksum_add({}, pseudo)));

@@ -75,7 +75,7 @@ class GsoCoalescer {
   std::vector<std::byte> held_;  // the frame being built: headers of the first segment + every payload
   std::size_t held_len_ = 0;     // 0: nothing held
   std::size_t held_segments_ = 0;
-  std::size_t l3_ = 0, l4_ = 0, payload_ = 0;  // header offsets in held_ (payload_: where the TCP payload starts)
+  std::size_t l4_ = 0, payload_ = 0;  // offsets in held_ of the TCP header and payload (IP starts at 14)
   bool v6_ = false;
   std::uint16_t gso_size_ = 0;  // the first segment's payload length
   std::uint32_t next_seq_ = 0;

@@ -269,8 +269,8 @@ class Connection {
   // Buffer autotuning (ConnectionConfig::initial_buffer).
   void autotune_recv(Instant now) noexcept;
   void autotune_send() noexcept;
-  bool orphan_ = false;         // orphan()
-  bool reset_on_data_ = false;  // take_reset_on_data()
+  bool orphan_ = false;                // orphan()
+  bool reset_on_data_ = false;         // take_reset_on_data()
   bool buffers_shared_ = false;        // share_buffers() was called: the rings never grow again
   std::optional<SeqNum> rcv_rtt_seq_;  // the receiver's round-trip measurement ends when RCV.NXT passes this
   Instant rcv_rtt_start_{};
