@@ -1,8 +1,9 @@
-// libFuzzer target for ICMPv6, NDP and MLDv2 (ip/icmpv6.hpp, ip/ndp_options.hpp). The first input byte picks
+// libFuzzer target for ICMPv6, NDP and MLD (ip/icmpv6.hpp, ip/ndp_options.hpp). The first input byte picks
 // the IPv6 context (source ::, link-local or global; destination multicast or unicast; hop limit 255 or not);
 // the rest is the ICMPv6 message. Parse with the checksum skipped, then emit what parsed and parse it again
 // with the checksum verified: echo/errors, RS/RA/NS/NA must round-trip; option lists and MLDv2 records are
-// walked; the option walker also runs over the raw bytes.
+// walked, MLD queries and MLDv1 Reports and Dones checked against the bytes; the option walker also runs over
+// the raw bytes.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -99,6 +100,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Only 24-byte (MLDv1) or 28+ byte queries whose sources all lie inside the message.
     const std::size_t len = v->bytes().size();
     if (q->v2 ? len < kMldv2QueryMinLen + std::size_t(q->source_count) * 16 : len != kMldv1QueryLen) std::abort();
+  }
+  if (auto m = Mldv1Message::parse(*v)) {
+    // Only Reports and Dones of at least 24 bytes; the group is the 16 bytes at offset 8.
+    if (v->bytes().size() < kMldv1MessageLen) std::abort();
+    if (m->type != Icmpv6Type::kMldv1Report && m->type != Icmpv6Type::kMldv1Done) std::abort();
+    if (m->group != Ipv6Address::from_bytes(v->bytes().subspan(8, 16))) std::abort();
   }
   if (auto rep = Mldv2Report::parse(*v)) {
     std::size_t records = 0;

@@ -1,12 +1,13 @@
 // libFuzzer target for ip::Interface: arbitrary bytes become a sequence of received frames at advancing
 // virtual time, with a fake transport on UDP and TCP. Checks that nothing crashes, leaks or trips a sanitizer
 // on the whole receive path (Ethernet, ARP + cache, IPv4, reassembly, ICMP, error generation, ARP queue) and
-// its IPv6 half (extension headers, reassembly, ICMPv6 errors, NDP + neighbour cache, DAD, RA/SLAAC/RDNSS).
+// its IPv6 half (extension headers, reassembly, ICMPv6 errors, NDP + neighbour cache, DAD, RA/SLAAC/RDNSS,
+// MLD queries and MLDv1 compatibility mode).
 //
 // Input: byte 0 = flags, then records [len_hi][len_lo][dt_ms][len bytes of frame]...
 //   flags bit 0: fix up the IPv4 header checksum (and the ICMP checksum of unfragmented ICMP), and the ICMPv6
-//                checksum of IPv6 packets whose ICMPv6 header follows the fixed header, so that mutated
-//                frames get past checksum verification into the deeper layers
+//                checksum of IPv6 packets whose ICMPv6 header follows the fixed header or one Hop-by-Hop
+//                header (MLD), so that mutated frames get past checksum verification into the deeper layers
 //   flags bit 1: the UDP/TCP transport answers kPortUnreachable (exercises ICMP error generation)
 //   flags bit 2: send an echo request and a 3000-byte datagram to 192.0.2.1 and to 2001:db8::1 first
 //                (ARP and NDP queues, fragmentation)
@@ -45,13 +46,22 @@ class FuzzTransport final : public ip::TransportHandler {
 void fix_icmpv6_checksum(std::vector<std::byte>& f) {
   if (f.size() < 14 + 40 + 8 || f[12] != std::byte{0x86} || f[13] != std::byte{0xdd}) return;
   MutableBytes ip = MutableBytes{f}.subspan(14);
-  if (load_u8(ip, 6) != 58) return;
   const std::size_t plen = load_be16(ip, 4);
   if (plen < 8 || plen > ip.size() - 40) return;
-  MutableBytes icmp = ip.subspan(40, plen);
+  // ICMPv6 right after the fixed header, or after one Hop-by-Hop header (as every MLD message comes).
+  std::size_t off = 40;
+  if (load_u8(ip, 6) == 0) {
+    if (load_u8(ip, 40) != 58) return;
+    off += (std::size_t(load_u8(ip, 41)) + 1) * 8;
+    if (off + 8 > 40 + plen) return;
+  } else if (load_u8(ip, 6) != 58) {
+    return;
+  }
+  const std::size_t len = 40 + plen - off;
+  MutableBytes icmp = ip.subspan(off, len);
   store_be16(icmp, 2, 0);
   Checksum c;
-  c.add(Bytes{ip}.subspan(8, 32)).add_u32(std::uint32_t(plen)).add_u32(58).add(Bytes{icmp});
+  c.add(Bytes{ip}.subspan(8, 32)).add_u32(std::uint32_t(len)).add_u32(58).add(Bytes{icmp});
   store_be16(icmp, 2, c.finish());
 }
 

@@ -501,7 +501,8 @@ std::optional<MldQuery> MldQuery::parse(const Icmpv6View& v) noexcept {
   } else {
     return std::nullopt;
   }
-  q.max_response_ms = q.v2 ? mld_max_response_ms(load_be16(m, 4)) : load_be16(m, 4);
+  q.max_response_code = load_be16(m, 4);
+  q.max_response_ms = q.v2 ? mld_max_response_ms(q.max_response_code) : q.max_response_code;
   q.group = Ipv6Address::from_bytes(m.subspan(8, 16));
   return q;
 }
@@ -539,15 +540,17 @@ void Mldv2ReportRepr::emit(MutableBytes out, const PseudoHeader& ph) const noexc
   finish_checksum(out, buffer_len(), ph);
 }
 
-std::size_t emit_mldv2_report_packet(MutableBytes out, const Ipv6Address& src, std::span<const MldRecord> records,
-                                     std::uint8_t traffic_class) noexcept {
-  const std::size_t len = mldv2_report_packet_len(records.size());
-  if (out.size() < len || len - kIpv6HeaderLen > kIpv6MaxPayloadLen || records.size() > 0xffff) return 0;
+namespace {
+
+// The IPv6 header and Hop-by-Hop header of every MLD message a host sends (RFC 3810 §5 and §7.4, RFC 2710 §3):
+// hop limit 1 (link-local scope) and a Router Alert. out holds at least the two headers.
+void emit_mld_headers(MutableBytes out, const Ipv6Address& src, const Ipv6Address& dst, std::size_t len,
+                      std::uint8_t traffic_class) noexcept {
   Ipv6Repr ip;
   ip.src = src;
-  ip.dst = kIpv6AllMldv2Routers;  // RFC 3810 §5.2.14
+  ip.dst = dst;
   ip.next_header = kIpv6NextHopByHop;
-  ip.hop_limit = 1;  // RFC 3810 §5: link-local scope
+  ip.hop_limit = 1;
   ip.traffic_class = traffic_class;
   ip.payload_len = std::uint16_t(len - kIpv6HeaderLen);
   ip.emit(out);
@@ -560,11 +563,47 @@ std::size_t emit_mldv2_report_packet(MutableBytes out, const Ipv6Address& src, s
   store_be16(hbh, 4, kRouterAlertMld);
   store_u8(hbh, 6, kIpv6OptPadN);
   store_u8(hbh, 7, 0);
+}
+
+}  // namespace
+
+std::size_t emit_mldv2_report_packet(MutableBytes out, const Ipv6Address& src, std::span<const MldRecord> records,
+                                     std::uint8_t traffic_class) noexcept {
+  const std::size_t len = mldv2_report_packet_len(records.size());
+  if (out.size() < len || len - kIpv6HeaderLen > kIpv6MaxPayloadLen || records.size() > 0xffff) return 0;
+  emit_mld_headers(out, src, kIpv6AllMldv2Routers, len, traffic_class);  // RFC 3810 §5.2.14: to ff02::16
   const Mldv2ReportRepr report{records};
   report.emit(
       out.subspan(kIpv6HeaderLen + kMldHopByHopLen),
       PseudoHeader{src, kIpv6AllMldv2Routers, std::uint8_t(IpProtocol::kIcmpv6), std::uint32_t(report.buffer_len())});
   return len;
+}
+
+std::optional<Mldv1Message> Mldv1Message::parse(const Icmpv6View& v) noexcept {
+  const std::uint8_t type = v.type();
+  if (type != std::uint8_t(Icmpv6Type::kMldv1Report) && type != std::uint8_t(Icmpv6Type::kMldv1Done))
+    return std::nullopt;
+  const Bytes m = v.bytes();
+  if (m.size() < kMldv1MessageLen) return std::nullopt;
+  return Mldv1Message{Icmpv6Type{type}, Ipv6Address::from_bytes(m.subspan(8, 16))};
+}
+
+std::size_t emit_mldv1_packet(MutableBytes out, const Ipv6Address& src, Icmpv6Type type,
+                              const Ipv6Address& group) noexcept {
+  if (out.size() < kMldv1PacketLen) return 0;
+  if (type != Icmpv6Type::kMldv1Report && type != Icmpv6Type::kMldv1Done) return 0;
+  // RFC 2710 §5: a Report goes to the address it reports, a Done to the link-scope all-routers address.
+  const Ipv6Address& dst = type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters;
+  emit_mld_headers(out, src, dst, kMldv1PacketLen, 0);
+  const MutableBytes m = out.subspan(kIpv6HeaderLen + kMldHopByHopLen, kMldv1MessageLen);
+  store_u8(m, icmpv6_field::kType, std::uint8_t(type));
+  store_u8(m, icmpv6_field::kCode, 0);
+  store_be16(m, 4, 0);  // Maximum Response Delay: 0 in Reports and Dones
+  store_be16(m, 6, 0);  // reserved
+  group.write(m.subspan(8, 16));
+  finish_checksum(m, kMldv1MessageLen, PseudoHeader{src, dst, std::uint8_t(IpProtocol::kIcmpv6),
+                                                    std::uint32_t(kMldv1MessageLen)});
+  return kMldv1PacketLen;
 }
 
 }  // namespace tapstack::ip

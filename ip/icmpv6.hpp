@@ -309,6 +309,7 @@ std::uint32_t mld_max_response_ms(std::uint16_t code) noexcept;
 struct MldQuery {
   bool v2 = true;
   std::uint32_t max_response_ms = 0;
+  std::uint16_t max_response_code = 0;  // the field as sent; MLDv1 reads it in milliseconds, linearly
   Ipv6Address group;               // :: in a General Query
   std::uint16_t source_count = 0;  // MLDv2: a Multicast Address and Source Specific Query names sources
   bool is_general() const noexcept { return group.is_unspecified(); }
@@ -381,5 +382,22 @@ constexpr std::size_t mldv2_report_packet_len(std::size_t records) noexcept {
 // Returns 0 (writing nothing) when out is too small or there are more than 65535 records' worth.
 std::size_t emit_mldv2_report_packet(MutableBytes out, const Ipv6Address& src, std::span<const MldRecord> records,
                                      std::uint8_t traffic_class = 0) noexcept;
+
+// ---- MLDv1 Reports and Dones (RFC 2710 §3), for MLDv1 compatibility mode (RFC 3810 §8.2.1) ----
+
+inline constexpr std::size_t kMldv1MessageLen = 24;  // header, Maximum Response Delay, reserved, address
+// A received MLDv1 Report or Done whose checksum the view verified. RFC 2710 §3.7: at least 24 bytes, and
+// anything after them is ignored.
+struct Mldv1Message {
+  Icmpv6Type type = Icmpv6Type::kMldv1Report;
+  Ipv6Address group;
+  static std::optional<Mldv1Message> parse(const Icmpv6View& v) noexcept;
+};
+inline constexpr std::size_t kMldv1PacketLen = kIpv6HeaderLen + kMldHopByHopLen + kMldv1MessageLen;
+// Writes the whole IPv6 packet of an MLDv1 Report (sent to the group itself, RFC 2710 §5) or Done (sent to
+// ff02::2) into out[0, kMldv1PacketLen) and returns its length: hop limit 1 and the Hop-by-Hop Router Alert, as
+// for MLDv2 reports. Returns 0 (writing nothing) when out is too small or `type` is neither.
+std::size_t emit_mldv1_packet(MutableBytes out, const Ipv6Address& src, Icmpv6Type type,
+                              const Ipv6Address& group) noexcept;
 
 }  // namespace tapstack::ip

@@ -59,6 +59,7 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
                      .dad_transmits = cfg.dad_transmits,
                      .router_solicitations = cfg.router_solicitations,
                      .max_dad_delay = cfg.max_dad_delay,
+                     .mldv1_compat = cfg.mldv1_compat,
                      .hop_limit = cfg.default_ttl == 0 ? std::uint8_t{64} : cfg.default_ttl,
                      .echo_reply_queue = cfg.echo_reply_queue,
                      .ndp = cfg.ndp,

@@ -81,6 +81,9 @@ struct InterfaceConfig {
   unsigned dad_transmits = 1;            // DupAddrDetectTransmits (RFC 4862 §5.1); 0 skips DAD
   unsigned router_solicitations = 3;     // MAX_RTR_SOLICITATIONS (RFC 4861 §10)
   Duration max_dad_delay = seconds(1);   // random delay before joining/DAD at start (RFC 4862 §5.4.2)
+  // An MLDv1 querier on the link puts the interface in MLDv1 compatibility mode (RFC 3810 §8.2.1). false: MLDv2
+  // only, MLDv1 queries counted and ignored (RFC 3810 §10.1: a forged MLDv1 query cannot switch the mode).
+  bool mldv1_compat = true;
   NeighborCacheConfig ndp{};
   Reassembly6Config reassembly6{};
 };

@@ -19,6 +19,9 @@ namespace {
 constexpr std::size_t kEth = kEthernetHeaderLen;
 constexpr std::uint8_t kIcmpv6Proto = std::uint8_t(IpProtocol::kIcmpv6);
 constexpr Ipv6Address kUnspecified{};
+// RFC 3810 §9.1 and §9.2 defaults: the Robustness Variable and the Query Interval.
+constexpr unsigned kMldRobustness = 2;
+constexpr Duration kMldQueryInterval = seconds(125);
 
 unsigned scope_rank(const Ipv6Address& a) noexcept { return unsigned(ipv6_scope(a)); }
 
@@ -354,9 +357,13 @@ void Ipv6Engine::on_icmpv6(Instant now, const Rx& rx, Bytes msg, std::optional<s
     on_mld_query(now, rx, *v, router_alert);
     return;
   }
-  // Other listeners' reports: an MLDv2 host does not suppress its own on hearing them (RFC 3810 §6).
-  if (type == std::uint8_t(Icmpv6Type::kMldv1Report) || type == std::uint8_t(Icmpv6Type::kMldv1Done) ||
-      type == std::uint8_t(Icmpv6Type::kMldv2Report)) {
+  // Other listeners' reports: an MLDv2 host does not suppress its own on hearing them (RFC 3810 §6); in MLDv1
+  // compatibility mode an MLDv1 Report does (RFC 2710 §4).
+  if (type == std::uint8_t(Icmpv6Type::kMldv1Report)) {
+    on_mldv1_report(now, rx, *v);
+    return;
+  }
+  if (type == std::uint8_t(Icmpv6Type::kMldv1Done) || type == std::uint8_t(Icmpv6Type::kMldv2Report)) {
     ++counters_.mld_ignored;
     return;
   }
@@ -685,6 +692,7 @@ std::optional<Instant> Ipv6Engine::poll_at() const noexcept {
   take(rs_next_at_);
   take(mld_general_at_);
   for (const auto& [g, t] : mld_group_at_) take(t);
+  take(mldv1_until_);
   take(nc_.poll_at());
   take(reasm_.poll_at());
   for (const auto& r : routers_) take(r.expires);
@@ -995,23 +1003,52 @@ void Ipv6Engine::send_rs(Instant now) noexcept {
 
 // RFC 3810 §6.2: a router (the querier) asks which groups have listeners; each host answers after a random
 // delay within the query's Maximum Response Delay, so that the answers of many hosts spread out. An answer is
-// a Current State Report: MODE_IS_EXCLUDE({}) per group, this stack listening to every source.
+// a Current State Report: MODE_IS_EXCLUDE({}) per group, this stack listening to every source. An MLDv1 query
+// switches to MLDv1 compatibility mode (RFC 3810 §8.2.1), where each group is answered by its own MLDv1 Report.
 void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
                               std::optional<std::uint16_t> router_alert) noexcept {
   ++counters_.mld_queries_rx;
-  // RFC 3810 §5 and §6.2: from a link-local source, with Hop Limit 1 and a Router Alert option; else dropped.
+  // RFC 3810 §5 and §6.2 (RFC 2710 §3 alike): from a link-local source, with Hop Limit 1 and a Router Alert
+  // option; else dropped.
   const std::optional<MldQuery> q = MldQuery::parse(v);
   if (!q || !rx.src.is_link_local() || rx.hop_limit != 1 || router_alert != kRouterAlertMld) {
     ++counters_.drop_mld_query_invalid;
     return;
   }
-  if (!q->v2) {  // an MLDv1 querier: MLDv1 compatibility mode (RFC 3810 §8.2) is not implemented
+  if (!q->v2 && !cfg_.mldv1_compat) {  // MLDv2 only (RFC 3810 §10.1)
     ++counters_.mld_v1_queries_ignored;
     return;
   }
-  // RFC 3810 §5.1.15: a General Query goes to ff02::1, a specific one to the group it asks about.
+  // RFC 3810 §5.1.15 (and RFC 2710 §5): a General Query goes to ff02::1, a specific one to the group it asks
+  // about.
   if (q->is_general() ? rx.dst != kIpv6AllNodes : rx.dst != q->group) {
     ++counters_.drop_mld_query_invalid;
+    return;
+  }
+  if (!q->v2) {
+    // RFC 3810 §8.2.1: an MLDv1 query (re)arms the Older Version Querier Present timer, for the Robustness
+    // Variable times the Query Interval plus one Query Response Interval (§9.12; the defaults 2 and 125 s, as
+    // an MLDv1 query carries neither, and this query's Maximum Response Delay). A change of mode cancels the
+    // answers pending in the old one.
+    if (!in_mldv1_mode(now)) {
+      mld_general_at_.reset();
+      mld_group_at_.clear();
+      ++counters_.mldv1_mode_entered;
+    }
+    mldv1_until_ = now + kMldRobustness * kMldQueryInterval + milliseconds{q->max_response_ms};
+  }
+  if (in_mldv1_mode(now)) {
+    // RFC 2710 §4: one Report per group, each after its own random delay within the Maximum Response Delay. An
+    // MLDv2 query heard meanwhile is read as MLDv1 reads it (RFC 2710 §3.7: the first 24 bytes, the delay in
+    // milliseconds), as the mode uses only the MLDv1 protocol.
+    const std::uint32_t max_ms = q->max_response_code;
+    if (q->is_general()) {
+      for_each_joined_group([&](const Ipv6Address& g) {
+        schedule_mld_group_answer(g, now + milliseconds{rng_.uniform(max_ms + 1)});
+      });
+    } else if (is_joined(q->group)) {
+      schedule_mld_group_answer(q->group, now + milliseconds{rng_.uniform(max_ms + 1)});
+    }
     return;
   }
   const Instant at = now + milliseconds{rng_.uniform(q->max_response_ms + 1)};
@@ -1024,19 +1061,41 @@ void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
   }
   // Rules 3 and 4, for a Multicast Address Specific Query (or one naming sources: with EXCLUDE({}) the group's
   // whole state answers it too). A group this stack did not join gets no answer.
-  if (!is_joined(q->group)) return;
+  if (is_joined(q->group)) schedule_mld_group_answer(q->group, at);
+}
+
+// The answer for one group is due at `at`, or sooner if it already was (RFC 3810 §6.2 rule 3; RFC 2710 §4 keeps
+// the sooner of the running and the new timer alike).
+void Ipv6Engine::schedule_mld_group_answer(const Ipv6Address& group, Instant at) noexcept {
   for (auto& [g, t] : mld_group_at_) {
-    if (g == q->group) {
+    if (g == group) {
       t = std::min(t, at);
       return;
     }
   }
   try {
-    mld_group_at_.emplace_back(q->group, at);  // at most one entry per joined group
+    mld_group_at_.emplace_back(group, at);  // at most one entry per joined group
   } catch (const std::bad_alloc&) {
     return;  // unanswered: the querier asks again
   }
   ++counters_.mld_query_answers_scheduled;
+}
+
+// RFC 2710 §4: in MLDv1 mode, another listener's Report for a group whose Report is pending here stops that
+// Report: the router needs one listener per group. It must come as MLD messages are sent (RFC 2710 §3: a
+// link-local source, Hop Limit 1) and to the group it reports. Otherwise, and in MLDv2 mode, it is ignored.
+void Ipv6Engine::on_mldv1_report(Instant now, const Rx& rx, const Icmpv6View& v) noexcept {
+  const std::optional<Mldv1Message> m = Mldv1Message::parse(v);
+  if (m && in_mldv1_mode(now) && rx.src.is_link_local() && rx.hop_limit == 1 && rx.dst == m->group) {
+    for (std::size_t i = 0; i < mld_group_at_.size(); ++i) {
+      if (mld_group_at_[i].first == m->group) {
+        mld_group_at_.erase(mld_group_at_.begin() + std::ptrdiff_t(i));
+        ++counters_.mldv1_reports_suppressed;
+        return;
+      }
+    }
+  }
+  ++counters_.mld_ignored;
 }
 
 // The solicited-node groups this stack joined (those of its non-duplicate addresses once their DAD began), each
@@ -1061,6 +1120,13 @@ bool Ipv6Engine::is_joined(const Ipv6Address& group) const noexcept {
 }
 
 void Ipv6Engine::run_mld_timers(Instant now) noexcept {
+  if (mldv1_until_ && *mldv1_until_ <= now) {
+    // RFC 3810 §8.2.1: no MLDv1 query for the whole timeout: back to MLDv2. The MLDv1 Reports pending are
+    // cancelled with the mode.
+    mldv1_until_.reset();
+    mld_group_at_.clear();
+    ++counters_.mldv1_mode_left;
+  }
   if (mld_general_at_ && *mld_general_at_ <= now) {
     mld_general_at_.reset();
     mld_group_at_.clear();  // the general answer covers every group
@@ -1085,12 +1151,38 @@ void Ipv6Engine::run_mld_timers(Instant now) noexcept {
     }
     const MldRecord rec{MldRecordType::kModeIsExclude, mld_group_at_[i].first};
     mld_group_at_.erase(mld_group_at_.begin() + std::ptrdiff_t(i));
-    if (is_joined(rec.group)) send_mld_records(now, std::span<const MldRecord>{&rec, 1});  // still a member
+    if (!is_joined(rec.group)) continue;  // no longer a member
+    if (in_mldv1_mode(now)) send_mldv1(now, Icmpv6Type::kMldv1Report, rec.group);
+    else send_mld_records(now, std::span<const MldRecord>{&rec, 1});
   }
 }
 
 void Ipv6Engine::send_mld_report(Instant now, const MldRecord& rec) noexcept {
+  if (in_mldv1_mode(now)) {
+    // RFC 2710 §4: joining sends an unsolicited Report, leaving a Done. (A Done is sent on every leave, not only
+    // when this stack sent the group's last Report: RFC 2710 allows either.)
+    send_mldv1(now, rec.type == MldRecordType::kChangeToInclude ? Icmpv6Type::kMldv1Done : Icmpv6Type::kMldv1Report,
+               rec.group);
+    return;
+  }
   send_mld_records(now, std::span<const MldRecord>{&rec, 1});
+}
+
+void Ipv6Engine::send_mldv1(Instant now, Icmpv6Type type, const Ipv6Address& group) noexcept {
+  // RFC 3590 §4: from the link-local address, or :: while none is usable.
+  const auto* ll = find_addr(link_local_);
+  const Ipv6Address src = ll != nullptr && ll->usable() ? link_local_ : kUnspecified;
+  const MutableBytes frame{ndp_buf_};
+  const std::size_t len = emit_mldv1_packet(frame.subspan(kEth), src, type, group);
+  if (len == 0) return;
+  const Ipv6Address& dst = type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters;
+  emit_ethernet_header(frame, ipv6_multicast_mac(dst), cfg_.mac, EtherType::kIpv6);
+  ++(type == Icmpv6Type::kMldv1Report ? counters_.mldv1_reports_sent : counters_.mldv1_dones_sent);
+  if (!link_.transmit(now, Bytes{frame.first(kEth + len)})) {
+    ++counters_.drop_tx_link;
+    return;
+  }
+  ++counters_.tx_frames;
 }
 
 void Ipv6Engine::send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept {

@@ -16,8 +16,10 @@
 // The chain is walked by walk_ipv6_chain; Parameter Problems it asks for are sent (RFC 4443 §2.4 e via
 // may_send_error_about, rate-limited). Fragments go to Reassembler6; Time Exceeded code 1 is sent when a
 // datagram whose first fragment arrived times out. Echo requests to unicast addresses are answered (not to
-// multicast: optional in RFC 4443 §4.1, and an amplifier). Redirects and MLD queries are counted and ignored
-// (a host that keeps no per-destination routes; MLD snooping switches may need queries answered: not done).
+// multicast: optional in RFC 4443 §4.1, and an amplifier). Redirects are counted and ignored (a host that keeps
+// no per-destination routes). MLD queries are answered with MLDv2 Current State Reports (RFC 3810 §6.2); an
+// MLDv1 query switches the interface to MLDv1 compatibility mode (RFC 3810 §8.2.1: MLDv1 Reports, Dones and
+// report suppression, RFC 2710 §4) until the Older Version Querier Present timer expires.
 //
 // Send policy: multicast -> 33:33 MAC; link-local or inside an on-link prefix (RA L flag or a static
 // address's prefix) -> the destination itself; otherwise the first live default router (RA) or the configured
@@ -58,6 +60,7 @@ struct Ipv6Config {
   unsigned router_solicitations = 3;     // MAX_RTR_SOLICITATIONS (RFC 4861 §10)
   Duration rs_interval = seconds(4);     // RTR_SOLICITATION_INTERVAL
   Duration max_dad_delay = seconds(1);   // MAX_RTR_SOLICITATION_DELAY before joining/DAD (RFC 4862 §5.4.2)
+  bool mldv1_compat = true;              // MLDv1 compatibility mode (RFC 3810 §8.2.1); false: MLDv2 only, §10.1
   std::uint8_t hop_limit = 64;           // for our own messages until an RA sets Cur Hop Limit
   Duration pmtu_timeout = seconds(600);  // RFC 8201 §4: a lowered PMTU is retried after 10 minutes
   std::size_t max_addresses = 16;        // SLAAC addresses beyond this are not created
@@ -91,7 +94,8 @@ struct Ipv6Config {
   X(routers_added) X(routers_expired) X(rdnss_updates) X(addresses_deprecated) X(addresses_expired)            \
   X(tx_packets) X(tx_frames) X(tx_fragments) X(tx_queued_ndp) X(drop_tx_no_route) X(drop_tx_no_source)         \
   X(drop_tx_too_big) X(drop_tx_link) X(drop_tx_ndp_queue)                                                      \
-  X(mld_queries_rx) X(drop_mld_query_invalid) X(mld_v1_queries_ignored) X(mld_query_answers_scheduled)
+  X(mld_queries_rx) X(drop_mld_query_invalid) X(mld_v1_queries_ignored) X(mld_query_answers_scheduled)          \
+  X(mldv1_mode_entered) X(mldv1_mode_left) X(mldv1_reports_sent) X(mldv1_dones_sent) X(mldv1_reports_suppressed)
 TAPSTACK_DEFINE_COUNTERS(Ipv6Counters, TAPSTACK_IPV6_COUNTERS)
 
 class Ipv6Engine {
@@ -178,6 +182,7 @@ class Ipv6Engine {
   void for_each_joined_group(F&& f) const;  // F(const Ipv6Address&): each joined solicited-node group once
   bool is_joined(const Ipv6Address& group) const noexcept;
   void run_mld_timers(Instant now) noexcept;
+  bool in_mldv1_mode(Instant now) const noexcept { return mldv1_until_ && now < *mldv1_until_; }
   void on_icmpv6_error(Instant now, const Rx& rx, const Icmpv6Repr& m) noexcept;
   void on_ndp(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void on_ns(Instant now, const Rx& rx, const NeighborSolicitRepr& ns) noexcept;
@@ -215,7 +220,10 @@ class Ipv6Engine {
   void send_na(Instant now, const Ipv6Address& target, const Ipv6Address& dst, const MacAddress& eth_dst,
                bool solicited) noexcept;
   void send_rs(Instant now) noexcept;
-  void send_mld_report(Instant now, const MldRecord& rec) noexcept;
+  void send_mld_report(Instant now, const MldRecord& rec) noexcept;  // a join or leave, in the current mode
+  void send_mldv1(Instant now, Icmpv6Type type, const Ipv6Address& group) noexcept;
+  void schedule_mld_group_answer(const Ipv6Address& group, Instant at) noexcept;
+  void on_mldv1_report(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept;
   Ipv4Address limiter_key(const Ipv6Address& a) const noexcept;  // the rate limiter is keyed by 4 bytes
 
@@ -243,6 +251,10 @@ class Ipv6Engine {
   // per group asked about by a Multicast Address Specific Query (at most one per joined group).
   std::optional<Instant> mld_general_at_;
   std::vector<std::pair<Ipv6Address, Instant>> mld_group_at_;
+  // MLDv1 compatibility mode (RFC 3810 §8.2.1): set while the Older Version Querier Present timer runs, to when
+  // it expires. Meanwhile mld_group_at_ holds the MLDv1 per-group report timers (RFC 2710 §4), and
+  // mld_general_at_ stays empty.
+  std::optional<Instant> mldv1_until_;
   bool ra_seen_ = false;
   std::vector<std::byte> tx_buf_;       // Ethernet header + one IPv6 packet
   std::vector<std::byte> payload_buf_;  // a packet's transport bytes before fragmentation

@@ -1044,7 +1044,7 @@ TEST(Interface6Mld, PendingGeneralAnswerCoversALaterSpecificQuery) {
   EXPECT_EQ(mld_records(out[0]).size(), 2u);
 }
 
-TEST(Interface6Mld, InvalidQueriesDropped_Mldv1Ignored) {
+TEST(Interface6Mld, InvalidQueriesDropped) {
   Harness6 h{config_two_groups()};
   h.up();
   h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 255));                 // Hop Limit not 1
@@ -1053,13 +1053,206 @@ TEST(Interface6Mld, InvalidQueriesDropped_Mldv1Ignored) {
   h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 1, true, 0, 2));        // 26 bytes
   h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, true, 1, true, 3, 16));       // a source past the end
   h.inject_raw(mld_query(kRouterLlS, "ff02::1", "ff02::1:ff00:2", 100));                 // specific, to ff02::1
-  EXPECT_EQ(h.c().mld_queries_rx, 6u);
-  EXPECT_EQ(h.c().drop_mld_query_invalid, 6u);
-  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, false));                      // MLDv1 (24 bytes)
+  // MLDv1 queries are checked alike before they may switch the mode.
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, false, 255));                 // MLDv1, Hop Limit 255
+  h.inject_raw(mld_query("2001:db8::fe", "ff02::1", "::", 100, false));                  // MLDv1, not link-local
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "ff02::1:ff00:2", 100, false));          // MLDv1, specific, to ff02::1
+  EXPECT_EQ(h.c().mld_queries_rx, 9u);
+  EXPECT_EQ(h.c().drop_mld_query_invalid, 9u);
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 0u);
+  EXPECT_EQ(h.c().mldv1_mode_entered, 0u);
+  h.advance(seconds(10));
+  EXPECT_TRUE(h.sent().empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// MLDv1 compatibility mode (RFC 3810 §8.2.1; MLDv1 itself: RFC 2710)
+
+// What an MLDv1 Report or Done the stack sent says: (ICMPv6 type, group), after checking how it was sent (RFC 2710
+// §3: hop limit 1, Hop-by-Hop with Router Alert 0, 24 bytes, the checksum right; a Report goes to its group, a
+// Done to ff02::2, each to the group's 33:33 MAC).
+std::pair<int, std::string> mldv1_message(const Out& o) {
+  EXPECT_EQ(o.hop_limit, 1);
+  EXPECT_EQ(o.next_header, 0);
+  const auto& p = o.payload;
+  if (p.size() != 8 + 24) {
+    ADD_FAILURE() << "MLDv1 message of " << p.size() << " bytes after the IPv6 header";
+    return {};
+  }
+  EXPECT_EQ(std::vector<std::uint8_t>(p.begin(), p.begin() + 8), (std::vector<std::uint8_t>{58, 0, 5, 2, 0, 0, 1, 0}));
+  EXPECT_EQ(p[9], 0);                      // code
+  EXPECT_EQ(p[12] | p[13] | p[14] | p[15], 0);  // Maximum Response Delay and reserved
+  // The checksum over the pseudo-header and the message sums to 0xffff.
+  const Ipv6Address s = *Ipv6Address::parse(o.src), d = *Ipv6Address::parse(o.dst);
+  std::uint64_t sum = 24 + 58;
+  for (std::size_t i = 0; i < 16; i += 2) sum += (s.octets[i] << 8 | s.octets[i + 1]) + (d.octets[i] << 8 | d.octets[i + 1]);
+  for (std::size_t i = 8; i < p.size(); i += 2) sum += std::uint32_t(p[i] << 8 | p[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  EXPECT_EQ(sum, 0xffffu) << "checksum";
+  const std::string group = Ipv6Address::from_bytes(bytes_of(p).subspan(16, 16)).to_string();
+  const int type = p[8];
+  EXPECT_EQ(o.dst, type == 131 ? group : "ff02::2");
+  const auto dst = d.octets;
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "33:33:%02x:%02x:%02x:%02x", dst[12], dst[13], dst[14], dst[15]);
+  EXPECT_EQ(o.eth_dst, mac);
+  return {type, group};
+}
+
+// An MLDv1 Report as another listener on the link sends it.
+Frame mldv1_report_from(const std::string& src, const std::string& group, std::uint8_t hop_limit = 1) {
+  Frame f = mld_query(src, group, group, 0, false, hop_limit);  // the same 24-byte layout, type 130
+  const std::size_t icmp = 14 + 40 + 8;
+  f[icmp] = 131;
+  // Type 130 -> 131: the checksum field drops by 1 << 8 (one's complement arithmetic).
+  std::uint32_t c = std::uint32_t(f[icmp + 2] << 8 | f[icmp + 3]);
+  c += 0xffff - 0x0100;
+  c = (c & 0xffff) + (c >> 16);
+  f[icmp + 2] = std::uint8_t(c >> 8), f[icmp + 3] = std::uint8_t(c);
+  return f;
+}
+
+std::vector<std::pair<int, std::string>> sorted_mldv1(const std::vector<Out>& out) {
+  std::vector<std::pair<int, std::string>> r;
+  for (const Out& o : out) r.push_back(mldv1_message(o));
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+TEST(Interface6Mld, Mldv1Query_SwitchesToMldv1_EachGroupAnsweredByItsOwnReport) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 1000, false));
+  EXPECT_EQ(h.c().mldv1_mode_entered, 1u);
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 2u);  // a timer per group (RFC 2710 §4)
+  h.advance(milliseconds(1000));
+  const auto out = h.sent();
+  EXPECT_EQ(sorted_mldv1(out), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:2"},
+                                                                          {131, "ff02::1:ff00:abcd"}}));
+  for (const Out& o : out) EXPECT_EQ(o.src, kOurLlS);
+  EXPECT_EQ(h.c().mldv1_reports_sent, 2u);
+  EXPECT_EQ(h.c().mld_reports_sent, 2u);  // only the two MLDv2 joins at DAD, before the mode changed
+  h.advance(seconds(30));
+  EXPECT_TRUE(h.sent().empty());
+  // A specific MLDv1 query is answered for its group alone.
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1:ff00:abcd", "ff02::1:ff00:abcd", 200, false));
+  h.advance(milliseconds(200));
+  EXPECT_EQ(sorted_mldv1(h.sent()), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:abcd"}}));
+}
+
+TEST(Interface6Mld, Mldv1Mode_Mldv2QueriesGetMldv1Reports_UntilTheOlderVersionQuerierTimeout) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  const Instant v1_query_at = h.now;
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 500, false));
+  h.advance(milliseconds(500));
+  EXPECT_EQ(h.sent().size(), 2u);
+  // An MLDv2 query while the mode lasts: answered as MLDv1 would, a Report per group.
+  h.advance(seconds(100));
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 1000));
+  h.advance(milliseconds(1000));
+  EXPECT_EQ(sorted_mldv1(h.sent()), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:2"},
+                                                                              {131, "ff02::1:ff00:abcd"}}));
+  EXPECT_EQ(h.c().mldv1_mode_entered, 1u);  // an MLDv2 query does not re-arm the timer, nor does it end the mode
+  // RFC 3810 §9.12: Robustness Variable (2) times Query Interval (125 s) plus the query's Maximum Response
+  // Delay (500 ms) after the last MLDv1 query, back to MLDv2.
+  const Instant timeout = v1_query_at + seconds(250) + milliseconds(500);
+  h.advance(timeout - h.now - microseconds(1));
+  EXPECT_EQ(h.c().mldv1_mode_left, 0u);
+  h.advance(microseconds(1));
+  EXPECT_EQ(h.c().mldv1_mode_left, 1u);
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0));
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mld_records(out[0]).size(), 2u);  // an MLDv2 Current State Report again
+  EXPECT_EQ(h.c().mldv1_reports_sent, 4u);
+}
+
+TEST(Interface6Mld, Mldv1Query_RearmsTheTimer_AndCancelsAPendingMldv2Answer) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 5000));  // MLDv2: one answer within 5 s
+  EXPECT_EQ(h.c().mld_query_answers_scheduled, 1u);
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0, false));  // MLDv1: Reports at once
+  EXPECT_EQ(sorted_mldv1(h.sent()), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:2"},
+                                                                              {131, "ff02::1:ff00:abcd"}}));
+  h.advance(seconds(5));
+  EXPECT_TRUE(h.sent().empty());  // the MLDv2 answer went with the mode change
+  EXPECT_EQ(h.c().mld_reports_sent, 2u);  // the joins only
+  // A second MLDv1 query 200 s later re-arms the 250 s timer: still MLDv1 at 300 s.
+  h.advance(seconds(195));
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0, false));
+  EXPECT_EQ(h.sent().size(), 2u);
+  h.advance(seconds(100));
+  EXPECT_EQ(h.c().mldv1_mode_left, 0u);
+  EXPECT_EQ(h.c().mldv1_mode_entered, 1u);
+  h.advance(seconds(150));
+  EXPECT_EQ(h.c().mldv1_mode_left, 1u);
+}
+
+TEST(Interface6Mld, Mldv1Mode_AnotherListenersReportSuppressesOurs) {
+  Harness6 h{config_two_groups()};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 10000, false));
+  // Not as MLD messages are sent (Hop Limit 255, or a global source): ignored, nothing suppressed.
+  h.inject_raw(mldv1_report_from("fe80::77", "ff02::1:ff00:abcd", 255));
+  h.inject_raw(mldv1_report_from("2001:db8::77", "ff02::1:ff00:abcd"));
+  EXPECT_EQ(h.c().mld_ignored, 2u);
+  // Another listener of ff02::1:ff00:abcd reports it first: the router knows, ours is not sent.
+  h.inject_raw(mldv1_report_from("fe80::77", "ff02::1:ff00:abcd"));
+  EXPECT_EQ(h.c().mldv1_reports_suppressed, 1u);
+  h.advance(seconds(10));
+  EXPECT_EQ(sorted_mldv1(h.sent()), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:2"}}));
+  // In MLDv2 mode nothing is suppressed (RFC 3810 §6).
+  h.advance(seconds(250));
+  ASSERT_EQ(h.c().mldv1_mode_left, 1u);
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 10000));
+  h.inject_raw(mldv1_report_from("fe80::77", "ff02::1:ff00:abcd"));
+  EXPECT_EQ(h.c().mldv1_reports_suppressed, 1u);
+  h.advance(seconds(10));
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mld_records(out[0]).size(), 2u);
+}
+
+TEST(Interface6Mld, Mldv1Mode_JoinsAreMldv1ReportsFromTheUnspecifiedAddressDuringDad) {
+  InterfaceConfig cfg = config6();
+  cfg.max_dad_delay = seconds(1);
+  Harness6 h{cfg};
+  h.iface->poll(h.now);  // starts address configuration: the join waits for a random delay
+  const auto at = h.iface->poll_at();
+  ASSERT_TRUE(at);
+  ASSERT_GT(*at, h.now) << "this seed joins at once; the test needs a delay";
+  ASSERT_TRUE(h.sent().empty());
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 1000, false));
+  EXPECT_EQ(h.c().mldv1_mode_entered, 1u);
+  h.advance(seconds(1));
+  std::vector<Out> mld, others;
+  for (Out& o : h.sent()) (o.next_header == 0 ? mld : others).push_back(std::move(o));
+  ASSERT_EQ(mld.size(), 1u);
+  EXPECT_EQ(mldv1_message(mld[0]), (std::pair<int, std::string>{131, "ff02::1:ff00:2"}));
+  EXPECT_EQ(mld[0].src, "::");  // RFC 3590 §4: no usable link-local address yet
+  ASSERT_EQ(others.size(), 2u);  // and a DAD NS for each address (which share the one group)
+  for (const Out& o : others) EXPECT_EQ(o.icmp_type(), 135);
+  EXPECT_EQ(h.c().mld_reports_sent, 0u);
+}
+
+TEST(Interface6Mld, Mldv1CompatOff_Mldv1QueriesIgnored) {
+  InterfaceConfig cfg = config_two_groups();
+  cfg.mldv1_compat = false;
+  Harness6 h{cfg};
+  h.up();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 100, false));
   EXPECT_EQ(h.c().mld_v1_queries_ignored, 1u);
+  EXPECT_EQ(h.c().mldv1_mode_entered, 0u);
   EXPECT_EQ(h.c().mld_query_answers_scheduled, 0u);
   h.advance(seconds(10));
   EXPECT_TRUE(h.sent().empty());
+  // MLDv2 queries are answered as ever.
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0));
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mld_records(out[0]).size(), 2u);
 }
 
 }  // namespace

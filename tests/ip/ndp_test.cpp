@@ -449,5 +449,75 @@ TEST(Mldv2, ReportWithRecordsPastTheMessageIsRefused) {
   EXPECT_TRUE(Mldv2Report::parse(*v));
 }
 
+TEST(Mldv1, ReportAndDonePacketsParseBackAndLibtinsAgrees) {
+  const auto src = *Ipv6Address::parse("fe80::1");
+  const auto group = *Ipv6Address::parse("ff02::1:ff00:abcd");
+  for (const Icmpv6Type type : {Icmpv6Type::kMldv1Report, Icmpv6Type::kMldv1Done}) {
+    std::vector<std::byte> out(kMldv1PacketLen);
+    ASSERT_EQ(emit_mldv1_packet(out, src, type, group), 72u);
+    auto ip = Ipv6View::parse(out);
+    ASSERT_TRUE(ip);
+    EXPECT_EQ(ip->hop_limit(), 1);
+    EXPECT_EQ(ip->src(), src);
+    const Ipv6Address dst = type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters;  // RFC 2710 §5
+    EXPECT_EQ(ip->dst(), dst);
+    auto chain = walk_ipv6_chain(*ip);
+    ASSERT_TRUE(chain);
+    EXPECT_EQ(chain->upper_layer, 58);
+    EXPECT_EQ(chain->router_alert, kRouterAlertMld);
+    const Bytes icmp = ip->bytes().subspan(chain->upper_layer_offset);
+    ASSERT_EQ(icmp.size(), kMldv1MessageLen);
+    auto v = Icmpv6View::parse(icmp, ph(src, dst));  // the checksum verified
+    ASSERT_TRUE(v);
+    auto m = Mldv1Message::parse(*v);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->type, type);
+    EXPECT_EQ(m->group, group);
+    EXPECT_EQ(load_be16(icmp, 4), 0);  // Maximum Response Delay
+    EXPECT_EQ(load_be16(icmp, 6), 0);  // reserved
+
+    Tins::IPv6 t(reinterpret_cast<const std::uint8_t*>(out.data()), std::uint32_t(out.size()));
+    const auto& ti = t.rfind_pdu<Tins::ICMPv6>();
+    EXPECT_EQ(int(ti.type()), int(type));
+    // libtins reads the address field only in queries; here it is the payload after the 8-byte header.
+    const auto* raw = ti.find_pdu<Tins::RawPDU>();
+    ASSERT_NE(raw, nullptr);
+    ASSERT_EQ(raw->payload().size(), 16u);
+    EXPECT_EQ(Tins::IPv6Address(raw->payload().data()).to_string(), "ff02::1:ff00:abcd");
+  }
+  std::vector<std::byte> out(kMldv1PacketLen);
+  EXPECT_EQ(emit_mldv1_packet(MutableBytes{out}.first(kMldv1PacketLen - 1), src, Icmpv6Type::kMldv1Report, group), 0u);
+  EXPECT_EQ(emit_mldv1_packet(out, src, Icmpv6Type::kMldv2Report, group), 0u);  // neither a Report nor a Done
+}
+
+TEST(Mldv1, MessageParse_24BytesOrMore_TheRestIgnored) {
+  const std::vector<std::uint8_t> body{0, 0, 0, 0, 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 2};
+  auto b = message(131, body, kLl, kIpv6AllNodes);
+  auto v = Icmpv6View::parse(b, ph(kLl, kIpv6AllNodes));
+  ASSERT_TRUE(v);
+  auto m = Mldv1Message::parse(*v);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->group, *Ipv6Address::parse("ff02::1:ff00:2"));
+  // RFC 2710 §3.7: a longer message is read by its first 24 bytes.
+  auto body_long = body;
+  body_long.insert(body_long.end(), {1, 2, 3, 4});
+  b = message(132, body_long, kLl, kIpv6AllNodes);
+  v = Icmpv6View::parse(b, ph(kLl, kIpv6AllNodes));
+  ASSERT_TRUE(v);
+  m = Mldv1Message::parse(*v);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->type, Icmpv6Type::kMldv1Done);
+  EXPECT_EQ(m->group, *Ipv6Address::parse("ff02::1:ff00:2"));
+  // Shorter than 24 bytes, or another type: refused.
+  b = message(131, std::vector<std::uint8_t>(body.begin(), body.end() - 1), kLl, kIpv6AllNodes);
+  v = Icmpv6View::parse(b, ph(kLl, kIpv6AllNodes));
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(Mldv1Message::parse(*v));
+  b = message(143, body, kLl, kIpv6AllNodes);
+  v = Icmpv6View::parse(b, ph(kLl, kIpv6AllNodes));
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(Mldv1Message::parse(*v));
+}
+
 }  // namespace
 }  // namespace tapstack::ip
