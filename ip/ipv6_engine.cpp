@@ -1025,6 +1025,7 @@ void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
     ++counters_.drop_mld_query_invalid;
     return;
   }
+  end_mldv1_mode_if_due(now);  // a query may come in the poll whose timers would have ended the mode
   if (!q->v2) {
     // RFC 3810 §8.2.1: an MLDv1 query (re)arms the Older Version Querier Present timer, for the Robustness
     // Variable times the Query Interval plus one Query Response Interval (§9.12; the defaults 2 and 125 s, as
@@ -1119,7 +1120,7 @@ bool Ipv6Engine::is_joined(const Ipv6Address& group) const noexcept {
   return found;
 }
 
-void Ipv6Engine::run_mld_timers(Instant now) noexcept {
+void Ipv6Engine::end_mldv1_mode_if_due(Instant now) noexcept {
   if (mldv1_until_ && *mldv1_until_ <= now) {
     // RFC 3810 §8.2.1: no MLDv1 query for the whole timeout: back to MLDv2. The MLDv1 Reports pending are
     // cancelled with the mode.
@@ -1127,6 +1128,10 @@ void Ipv6Engine::run_mld_timers(Instant now) noexcept {
     mld_group_at_.clear();
     ++counters_.mldv1_mode_left;
   }
+}
+
+void Ipv6Engine::run_mld_timers(Instant now) noexcept {
+  end_mldv1_mode_if_due(now);
   if (mld_general_at_ && *mld_general_at_ <= now) {
     mld_general_at_.reset();
     mld_group_at_.clear();  // the general answer covers every group

@@ -6,10 +6,11 @@
 //
 // Addresses: the link-local fe80::/64 + modified EUI-64 of the MAC, the configured static ones, and SLAAC ones
 // from Router Advertisements. Each starts TENTATIVE: after a random delay (0..max_dad_delay, RFC 4862 §5.4.2)
-// its solicited-node group is joined (one unsolicited MLDv2 report; RFC 3810 §6.1 retransmissions are not
-// sent) and dad_transmits NS are sent from :: one RetransTimer apart; RetransTimer after the last without a
-// conflict it is PREFERRED. An NA for it, or a DAD NS for it from another node, makes it DUPLICATE (counted,
-// kept visible through address_state(), never used). Until it is usable only NS/NA reach it.
+// its solicited-node group is joined (one unsolicited report, MLDv2 or in MLDv1 compatibility mode MLDv1;
+// RFC 3810 §6.1 retransmissions are not sent) and dad_transmits NS are sent from :: one RetransTimer apart;
+// RetransTimer after the last without a conflict it is PREFERRED. An NA for it, or a DAD NS for it from another
+// node, makes it DUPLICATE (counted, kept visible through address_state(), never used). Until it is usable only
+// NS/NA reach it.
 //
 // Receive policy: frames to our MAC, or to 33:33:xx of a group we joined (all-nodes, solicited-node);
 // destinations our addresses, ff02::1 or our solicited-node groups; sources multicast or loopback are dropped.
@@ -183,6 +184,7 @@ class Ipv6Engine {
   bool is_joined(const Ipv6Address& group) const noexcept;
   void run_mld_timers(Instant now) noexcept;
   bool in_mldv1_mode(Instant now) const noexcept { return mldv1_until_ && now < *mldv1_until_; }
+  void end_mldv1_mode_if_due(Instant now) noexcept;
   void on_icmpv6_error(Instant now, const Rx& rx, const Icmpv6Repr& m) noexcept;
   void on_ndp(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void on_ns(Instant now, const Rx& rx, const NeighborSolicitRepr& ns) noexcept;
