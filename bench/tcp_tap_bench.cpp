@@ -160,7 +160,7 @@ class StackSide {
   // alike. When the stack thread waited, the kernel socket thread slept in accept(2) all that while, and the
   // scheduler then woke it onto the stack thread's CPU, where the two stayed and took turns: 7,500 to 15,000
   // preemptions of the stack thread per IPv6 run against 15 to 5,000 over IPv4 (--verbose prints them), and
-  // IPv6 stack->linux measured 3.7 % slower than it does now, in the same interleaved rounds.
+  // IPv6 stack->linux measured 6.64 Gbit/s against 6.89 now (IPv4 7.13 and 7.12), in the same interleaved rounds.
   void wait_for_dad() {
     if (!opts_.ipv6) return;
     Instant now = clock_.now();
