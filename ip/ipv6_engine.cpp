@@ -22,6 +22,9 @@ constexpr Ipv6Address kUnspecified{};
 // RFC 3810 §9.1 and §9.2 defaults: the Robustness Variable and the Query Interval.
 constexpr unsigned kMldRobustness = 2;
 constexpr Duration kMldQueryInterval = seconds(125);
+// Unsolicited Report Interval: RFC 3810 §9.11 (MLDv2) and RFC 2710 §7.10 (MLDv1) defaults.
+constexpr Duration kMldv2UnsolicitedReportInterval = seconds(1);
+constexpr Duration kMldv1UnsolicitedReportInterval = seconds(10);
 
 unsigned scope_rank(const Ipv6Address& a) noexcept { return unsigned(ipv6_scope(a)); }
 
@@ -692,6 +695,7 @@ std::optional<Instant> Ipv6Engine::poll_at() const noexcept {
   take(rs_next_at_);
   take(mld_general_at_);
   for (const auto& [g, t] : mld_group_at_) take(t);
+  for (const auto& [r, t] : mld_retx_) take(t);
   take(mldv1_until_);
   take(nc_.poll_at());
   take(reasm_.poll_at());
@@ -1034,6 +1038,7 @@ void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
     if (!in_mldv1_mode(now)) {
       mld_general_at_.reset();
       mld_group_at_.clear();
+      mld_retx_.clear();
       ++counters_.mldv1_mode_entered;
     }
     mldv1_until_ = now + kMldRobustness * kMldQueryInterval + milliseconds{q->max_response_ms};
@@ -1126,12 +1131,26 @@ void Ipv6Engine::end_mldv1_mode_if_due(Instant now) noexcept {
     // cancelled with the mode.
     mldv1_until_.reset();
     mld_group_at_.clear();
+    mld_retx_.clear();
     ++counters_.mldv1_mode_left;
   }
 }
 
 void Ipv6Engine::run_mld_timers(Instant now) noexcept {
   end_mldv1_mode_if_due(now);
+  for (std::size_t i = 0; i < mld_retx_.size();) {
+    if (mld_retx_[i].second > now) {
+      ++i;
+      continue;
+    }
+    const MldRecord rec = mld_retx_[i].first;
+    mld_retx_.erase(mld_retx_.begin() + std::ptrdiff_t(i));
+    // Repeated only while it is still true (a leave cancels a join's repeat, and the reverse, above).
+    if ((rec.type == MldRecordType::kChangeToInclude) != is_joined(rec.group)) {
+      ++counters_.mld_report_retransmissions;
+      send_state_change(now, rec);
+    }
+  }
   if (mld_general_at_ && *mld_general_at_ <= now) {
     mld_general_at_.reset();
     mld_group_at_.clear();  // the general answer covers every group
@@ -1163,6 +1182,24 @@ void Ipv6Engine::run_mld_timers(Instant now) noexcept {
 }
 
 void Ipv6Engine::send_mld_report(Instant now, const MldRecord& rec) noexcept {
+  send_state_change(now, rec);
+  // RFC 3810 §6.1: a State Change Report is sent [Robustness Variable] - 1 more times (once, by default), after
+  // a random delay within the Unsolicited Report Interval, so that one lost report does not lose the change.
+  // MLDv1 repeats a join's Report alike (RFC 2710 §4), but not a Done. A later change of the same group
+  // replaces the one pending.
+  const bool v1 = in_mldv1_mode(now);
+  std::erase_if(mld_retx_, [&](const auto& r) { return r.first.group == rec.group; });
+  if (v1 && rec.type == MldRecordType::kChangeToInclude) return;
+  const Duration interval = v1 ? kMldv1UnsolicitedReportInterval : kMldv2UnsolicitedReportInterval;
+  const auto ms = std::uint64_t(std::chrono::duration_cast<milliseconds>(interval).count());
+  try {
+    mld_retx_.emplace_back(rec, now + milliseconds{1 + rng_.uniform(ms)});  // within (0, interval]
+  } catch (const std::bad_alloc&) {
+    return;  // not repeated
+  }
+}
+
+void Ipv6Engine::send_state_change(Instant now, const MldRecord& rec) noexcept {
   if (in_mldv1_mode(now)) {
     // RFC 2710 §4: joining sends an unsolicited Report, leaving a Done. (A Done is sent on every leave, not only
     // when this stack sent the group's last Report: RFC 2710 allows either.)

@@ -6,11 +6,11 @@
 //
 // Addresses: the link-local fe80::/64 + modified EUI-64 of the MAC, the configured static ones, and SLAAC ones
 // from Router Advertisements. Each starts TENTATIVE: after a random delay (0..max_dad_delay, RFC 4862 §5.4.2)
-// its solicited-node group is joined (one unsolicited report, MLDv2 or in MLDv1 compatibility mode MLDv1;
-// RFC 3810 §6.1 retransmissions are not sent) and dad_transmits NS are sent from :: one RetransTimer apart;
-// RetransTimer after the last without a conflict it is PREFERRED. An NA for it, or a DAD NS for it from another
-// node, makes it DUPLICATE (counted, kept visible through address_state(), never used). Until it is usable only
-// NS/NA reach it.
+// its solicited-node group is joined (an unsolicited report, MLDv2 or in MLDv1 compatibility mode MLDv1, repeated
+// once within the Unsolicited Report Interval, RFC 3810 §6.1) and dad_transmits NS are sent from :: one
+// RetransTimer apart; RetransTimer after the last without a conflict it is PREFERRED. An NA for it, or a DAD NS
+// for it from another node, makes it DUPLICATE (counted, kept visible through address_state(), never used).
+// Until it is usable only NS/NA reach it.
 //
 // Receive policy: frames to our MAC, or to 33:33:xx of a group we joined (all-nodes, solicited-node);
 // destinations our addresses, ff02::1 or our solicited-node groups; sources multicast or loopback are dropped.
@@ -96,7 +96,8 @@ struct Ipv6Config {
   X(tx_packets) X(tx_frames) X(tx_fragments) X(tx_queued_ndp) X(drop_tx_no_route) X(drop_tx_no_source)         \
   X(drop_tx_too_big) X(drop_tx_link) X(drop_tx_ndp_queue)                                                      \
   X(mld_queries_rx) X(drop_mld_query_invalid) X(mld_v1_queries_ignored) X(mld_query_answers_scheduled)          \
-  X(mldv1_mode_entered) X(mldv1_mode_left) X(mldv1_reports_sent) X(mldv1_dones_sent) X(mldv1_reports_suppressed)
+  X(mldv1_mode_entered) X(mldv1_mode_left) X(mldv1_reports_sent) X(mldv1_dones_sent) X(mldv1_reports_suppressed)   \
+  X(mld_report_retransmissions)
 TAPSTACK_DEFINE_COUNTERS(Ipv6Counters, TAPSTACK_IPV6_COUNTERS)
 
 class Ipv6Engine {
@@ -222,7 +223,8 @@ class Ipv6Engine {
   void send_na(Instant now, const Ipv6Address& target, const Ipv6Address& dst, const MacAddress& eth_dst,
                bool solicited) noexcept;
   void send_rs(Instant now) noexcept;
-  void send_mld_report(Instant now, const MldRecord& rec) noexcept;  // a join or leave, in the current mode
+  void send_mld_report(Instant now, const MldRecord& rec) noexcept;  // a join or leave, and its repeat later
+  void send_state_change(Instant now, const MldRecord& rec) noexcept;  // a join or leave, in the current mode
   void send_mldv1(Instant now, Icmpv6Type type, const Ipv6Address& group) noexcept;
   void schedule_mld_group_answer(const Ipv6Address& group, Instant at) noexcept;
   void on_mldv1_report(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
@@ -257,6 +259,8 @@ class Ipv6Engine {
   // it expires. Meanwhile mld_group_at_ holds the MLDv1 per-group report timers (RFC 2710 §4), and
   // mld_general_at_ stays empty.
   std::optional<Instant> mldv1_until_;
+  // The one repeat of each State Change Report (RFC 3810 §6.1, RFC 2710 §4), at most one per group.
+  std::vector<std::pair<MldRecord, Instant>> mld_retx_;
   bool ra_seen_ = false;
   std::vector<std::byte> tx_buf_;       // Ethernet header + one IPv6 packet
   std::vector<std::byte> payload_buf_;  // a packet's transport bytes before fragmentation

@@ -224,6 +224,7 @@ TEST(Interface6, LinkLocalFromMac_MldReportThenDadNsFromUnspecified_PreferredAft
   EXPECT_EQ(out[0].payload[8 + 8], 4);        // CHANGE_TO_EXCLUDE({}): join
   const Ipv6Address group = Ipv6Address::from_bytes(bytes_of(out[0].payload).subspan(8 + 12, 16));
   EXPECT_EQ(group, *Ipv6Address::parse(kSolicitedOursS));
+  const std::vector<std::uint8_t> first_report = out[0].payload;
   // Then the DAD probe: from ::, to the solicited-node group, hop limit 255, no SLLA option.
   EXPECT_EQ(out[1].eth_dst, "33:33:ff:00:00:02");
   EXPECT_EQ(out[1].src, "::");
@@ -237,8 +238,26 @@ TEST(Interface6, LinkLocalFromMac_MldReportThenDadNsFromUnspecified_PreferredAft
   EXPECT_EQ(out[1].raw.size(), 14u + 40u + 24u);
   EXPECT_EQ(h.c().dad_ns_sent, 1u);
   EXPECT_EQ(h.c().mld_reports_sent, 1u);
+  // RFC 3810 §6.1: the join is repeated once, within the Unsolicited Report Interval (1 s).
+  const Instant joined_at = h.now;
+  const auto repeat = h.iface->poll_at();
+  ASSERT_TRUE(repeat);
+  ASSERT_GT(*repeat, joined_at);
+  ASSERT_LE(*repeat, joined_at + seconds(1));
+  h.now = *repeat - microseconds(1);
+  h.iface->poll(h.now);
+  EXPECT_TRUE(h.sent().empty());
+  h.now = *repeat;
+  h.iface->poll(h.now);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dst, "ff02::16");
+  EXPECT_EQ(std::vector<std::uint8_t>(out[0].payload.begin() + 8, out[0].payload.end()),
+            std::vector<std::uint8_t>(first_report.begin() + 8, first_report.end()));  // the same report
+  EXPECT_EQ(h.c().mld_reports_sent, 2u);
+  EXPECT_EQ(h.c().mld_report_retransmissions, 1u);
   // Not usable until RetransTimer (1 s) has passed without a conflict.
-  h.advance(seconds(1) - microseconds(1));
+  h.advance(joined_at + seconds(1) - microseconds(1) - h.now);
   EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kTentative);
   EXPECT_FALSE(h.iface->is_local(IpAddress{kOurLl}));
   EXPECT_TRUE(h.sent().empty());
@@ -260,6 +279,7 @@ TEST(Interface6, DadConflictingNaMarksDuplicate_NeverUsedAsSource) {
   h.advance(seconds(1));
   EXPECT_EQ(h.iface->address_state(kOurGlobal), AddressState::kDuplicate);
   EXPECT_EQ(h.iface->address_state(kOurLl), AddressState::kPreferred);
+  EXPECT_EQ(h.sent().size(), 1u);  // the join's repeat (RFC 3810 §6.1): the link-local address keeps the group
   EXPECT_FALSE(h.iface->is_local(IpAddress{kOurGlobal}));
   // No global source is left: global destinations have no route, and the duplicate is never a source.
   EXPECT_EQ(h.iface->source_for(IpAddress{kPeer}), std::nullopt);
@@ -435,9 +455,14 @@ TEST(Interface6, RouterSolicitationsAfterLinkLocalThenRaGivesSlaacAddressRouterM
   cfg.ipv6_addresses.clear();
   cfg.router_solicitations = 3;
   Harness6 h{cfg};
+  const Instant start = h.now;
   h.iface->poll(h.now);
   EXPECT_EQ(h.sent().size(), 2u);  // MLD + DAD NS
-  h.advance(seconds(1));
+  h.advance(*h.iface->poll_at() - h.now);
+  EXPECT_EQ(h.sent().size(), 1u);  // the MLD report's repeat, within 1 s (RFC 3810 §6.1)
+  EXPECT_EQ(h.c().mld_report_retransmissions, 1u);
+  ASSERT_LT(h.now, start + seconds(1));  // before DAD ends
+  h.advance(start + seconds(1) - h.now);
   auto out = h.sent();
   ASSERT_EQ(out.size(), 1u);  // the first RS as soon as the link-local address is usable
   EXPECT_EQ(out[0].src, kOurLlS);
@@ -1008,7 +1033,7 @@ TEST(Interface6Mld, GeneralQuery_OneCurrentStateReportOfEveryGroupWithinTheMaxRe
   // Answered once: nothing more within a long wait.
   h.advance(seconds(30));
   EXPECT_TRUE(h.sent().empty());
-  EXPECT_EQ(h.c().mld_reports_sent, 3u);  // the two joins at DAD, then this answer
+  EXPECT_EQ(h.c().mld_reports_sent, 5u);  // the two joins at DAD and their repeats, then this answer
 }
 
 TEST(Interface6Mld, SpecificQuery_AnsweredForAJoinedGroupOnly) {
@@ -1131,7 +1156,7 @@ TEST(Interface6Mld, Mldv1Query_SwitchesToMldv1_EachGroupAnsweredByItsOwnReport) 
                                                                           {131, "ff02::1:ff00:abcd"}}));
   for (const Out& o : out) EXPECT_EQ(o.src, kOurLlS);
   EXPECT_EQ(h.c().mldv1_reports_sent, 2u);
-  EXPECT_EQ(h.c().mld_reports_sent, 2u);  // only the two MLDv2 joins at DAD, before the mode changed
+  EXPECT_EQ(h.c().mld_reports_sent, 4u);  // only the two MLDv2 joins at DAD and their repeats, before the change
   h.advance(seconds(30));
   EXPECT_TRUE(h.sent().empty());
   // A specific MLDv1 query is answered for its group alone.
@@ -1178,7 +1203,7 @@ TEST(Interface6Mld, Mldv1Query_RearmsTheTimer_AndCancelsAPendingMldv2Answer) {
                                                                               {131, "ff02::1:ff00:abcd"}}));
   h.advance(seconds(5));
   EXPECT_TRUE(h.sent().empty());  // the MLDv2 answer went with the mode change
-  EXPECT_EQ(h.c().mld_reports_sent, 2u);  // the joins only
+  EXPECT_EQ(h.c().mld_reports_sent, 4u);  // the joins and their repeats only
   // A second MLDv1 query 200 s later re-arms the 250 s timer: still MLDv1 at 300 s.
   h.advance(seconds(195));
   h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0, false));
@@ -1235,6 +1260,49 @@ TEST(Interface6Mld, Mldv1Mode_JoinsAreMldv1ReportsFromTheUnspecifiedAddressDurin
   ASSERT_EQ(others.size(), 2u);  // and a DAD NS for each address (which share the one group)
   for (const Out& o : others) EXPECT_EQ(o.icmp_type(), 135);
   EXPECT_EQ(h.c().mld_reports_sent, 0u);
+  // RFC 2710 §4: the Report is repeated once within the MLDv1 Unsolicited Report Interval (10 s), by now from
+  // the link-local address, which passed DAD.
+  const auto repeat = h.iface->poll_at();
+  ASSERT_TRUE(repeat);
+  ASSERT_LE(*repeat, h.now + seconds(10));
+  h.advance(seconds(10));
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(mldv1_message(out[0]), (std::pair<int, std::string>{131, "ff02::1:ff00:2"}));
+  EXPECT_EQ(out[0].src, kOurLlS);
+  EXPECT_EQ(h.c().mld_report_retransmissions, 1u);
+  h.advance(seconds(60));
+  EXPECT_TRUE(h.sent().empty());
+}
+
+TEST(Interface6Mld, AJoinIsRepeatedOnlyWhileTheGroupIsStillJoined) {
+  Harness6 h{config_two_groups()};
+  h.iface->poll(h.now);  // joins ff02::1:ff00:2 and ff02::1:ff00:abcd; each repeat is due within 1 s
+  EXPECT_EQ(h.c().mld_reports_sent, 2u);
+  h.sent();
+  // 2001:db8::abcd turns out to be a duplicate (RFC 4862 §5.4.4): its group is no longer ours to report.
+  h.inject(Harness6::na_from(kPeerS, "ff02::1", "2001:db8::abcd", kPeerMacS, false, true));
+  ASSERT_EQ(h.iface->address_state(*Ipv6Address::parse("2001:db8::abcd")), AddressState::kDuplicate);
+  h.advance(seconds(2));
+  std::vector<std::pair<int, std::string>> reports;
+  for (const Out& o : h.sent())
+    if (o.next_header == 0)
+      for (const auto& r : mld_records(o)) reports.push_back(r);
+  EXPECT_EQ(reports, (std::vector<std::pair<int, std::string>>{{4, "ff02::1:ff00:2"}}));  // CHANGE_TO_EXCLUDE
+  EXPECT_EQ(h.c().mld_report_retransmissions, 1u);
+}
+
+TEST(Interface6Mld, ModeChangeCancelsThePendingRepeatOfAJoin) {
+  Harness6 h;
+  h.iface->poll(h.now);  // the join (MLDv2) and the DAD probes; the join's repeat is due within 1 s
+  EXPECT_EQ(h.c().mld_reports_sent, 1u);
+  h.sent();
+  h.inject_raw(mld_query(kRouterLlS, "ff02::1", "::", 0, false));  // MLDv1, answered at once
+  EXPECT_EQ(sorted_mldv1(h.sent()), (std::vector<std::pair<int, std::string>>{{131, "ff02::1:ff00:2"}}));
+  h.advance(seconds(2));
+  EXPECT_TRUE(h.sent().empty());  // RFC 3810 §8.2.1: the change of mode cancelled the MLDv2 repeat
+  EXPECT_EQ(h.c().mld_reports_sent, 1u);
+  EXPECT_EQ(h.c().mld_report_retransmissions, 0u);
 }
 
 TEST(Interface6Mld, Mldv1CompatOff_Mldv1QueriesIgnored) {
