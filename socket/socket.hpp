@@ -56,7 +56,9 @@ class socket {
   socket(const socket&) = delete;
   socket& operator=(const socket&) = delete;
 
-  // Closes the stream (files from makefile() included). Idempotent; afterwards every call raises EBADF.
+  // Closes the stream (files from makefile() included). Idempotent; afterwards every call raises EBADF. TCP: a
+  // FIN after every byte written, or a RST when received bytes were left unread (as on Linux, RFC 1122
+  // 4.2.2.13), so the peer knows they were lost.
   void close() noexcept;
   void close(std::error_code& ec) noexcept;
 

@@ -494,6 +494,11 @@ const Connection* TcpLayer::find(ConnHandle h) const noexcept {
 void TcpLayer::close(Instant now, ConnHandle h) noexcept {
   Slot* s = slot_for(h);
   if (s == nullptr || s->owner != Owner::kApp) return;
+  if (s->conn->recv_available() != 0 && is_synchronized(s->conn->state())) {
+    ++counters_.close_unread_resets;
+    abort(now, h);
+    return;
+  }
   s->owner = Owner::kOrphan;
   s->conn->close();
   s->conn->orphan();

@@ -85,6 +85,7 @@ class Result {
   X(fin_wait2_timeouts)          /* orphans dropped after ConnectionConfig::fin_wait2_timeout */        \
   X(orphan_zero_window_aborts)   /* orphans reset after ConnectionConfig::orphan_zero_window_probes */  \
   X(orphan_data_resets)          /* orphans reset by new data nobody will read (RFC 1122 4.2.2.13) */  \
+  X(close_unread_resets)         /* close() with received data unread: RST (RFC 1122 4.2.2.13) */      \
   X(tx_segments)                                                                                        \
   X(connections_polled)          /* connections poll() drove (ready or timer due): idle ones are not */ \
   X(drop_tx_no_route) X(drop_tx_too_big) X(drop_tx_link)                                                \
@@ -146,6 +147,8 @@ class TcpLayer final : public ip::TransportHandler {
   Connection* connection(ConnHandle h) noexcept;
   const Connection* find(ConnHandle h) const noexcept;  // read-only, no marking
   // close(): FIN after queued data; the layer keeps the connection through the FIN handshake and TIME-WAIT.
+  // With received data the application never read, a RST instead, as abort() (RFC 1122 4.2.2.13; RFC 2525
+  // §2.17; Linux alike): the peer learns that data was lost rather than taking the close as a clean end.
   // abort(): RST now. Either way the handle is released.
   void close(Instant now, ConnHandle h) noexcept;
   void abort(Instant now, ConnHandle h) noexcept;

@@ -502,6 +502,27 @@ TEST_F(SocketTest, SoLingerZero_CloseSendsRst_PeerReadsDataThenEconnreset) {
   EXPECT_EQ(k.server.poll_events() & POLLHUP, POLLHUP);
 }
 
+// RFC 1122 §4.2.2.13, as Linux does: closing with received bytes unread resets the connection, so the peer
+// does not mistake the close for a clean end of the exchange.
+TEST_F(SocketTest, CloseWithUnreadData_PeerGetsEconnreset) {
+  Conn k = connected(8030);
+  k.client.sendall("a request the server never reads");
+  net.settle();
+  k.server.close();
+  net.settle();
+  EXPECT_EQ(errno_of([&] { k.client.recv(100); }), ECONNRESET);
+  EXPECT_EQ(errno_of([&] { k.client.send("x"); }), ECONNRESET);
+
+  // Read to the end first: the close is a FIN, and the peer reads EOF.
+  Conn m = connected(8031);
+  m.client.sendall("read me");
+  net.settle();
+  EXPECT_EQ(to_string(m.server.recv(100)), "read me");
+  m.server.close();
+  net.settle();
+  EXPECT_EQ(to_string(m.client.recv(100)), "");
+}
+
 TEST_F(SocketTest, SoLinger_BadSizeOrIntForm_Einval) {
   socket s{net.a};
   EXPECT_EQ(errno_of([&] { s.setsockopt(SOL_SOCKET, SO_LINGER, 1); }), EINVAL);

@@ -784,6 +784,38 @@ TEST(TcpLayer, FusedReceive_OrphanResetByTheDataItStaged) {
   EXPECT_EQ(h.layer.connection_count(), 0u);
 }
 
+// RFC 1122 §4.2.2.13 (RFC 2525 §2.17): close() while received data is still unread sends a RST, not a FIN, so
+// the peer learns that data was lost; the connection is gone at once. Once everything was read, close() is the
+// usual FIN. A FIN alone (no data) leaves nothing unread.
+TEST(TcpLayer, CloseWithUnreadDataResets_AfterReadingItCloses) {
+  Harness h;
+  const Harness::Accepted a = h.listen_and_accept(40001, SeqNum{100});
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(101).ack(a.iss + 1).payload("unread request"));
+  h.poll();  // (a delayed ACK may or may not be due: not what this test is about)
+  ASSERT_EQ(h.layer.find(a.conn)->recv_available(), 14u);
+  h.layer.close(h.now, a.conn);
+  EXPECT_EQ(h.layer.counters().close_unread_resets, 1u);
+  const Repr rst = h.poll_one();
+  EXPECT_EQ(rst.flags(), Control::kRst);
+  EXPECT_EQ(rst.seq, a.iss + 1);  // SND.NXT (RFC 9293 §3.10.5)
+  EXPECT_EQ(h.layer.find(a.conn), nullptr);  // the handle is released
+  EXPECT_EQ(h.layer.connection_count(), 0u);
+
+  // Read first, then close: a FIN, and nothing counted. The peer's FIN with no data leaves nothing unread.
+  Harness h2;
+  const Harness::Accepted b = h2.listen_and_accept(40002, SeqNum{500});
+  h2.feed(SegmentBuilder().ports(40002, kPort).seq(501).ack(b.iss + 1).payload("read"));
+  h2.poll();
+  std::array<std::byte, 16> buf{};
+  EXPECT_EQ(h2.layer.connection(b.conn)->recv(buf), 4u);
+  h2.feed(SegmentBuilder().ports(40002, kPort).seq(505).ack(b.iss + 1).fin());
+  h2.poll();
+  ASSERT_EQ(h2.layer.find(b.conn)->state(), State::kCloseWait);
+  h2.layer.close(h2.now, b.conn);
+  EXPECT_EQ(h2.poll_one().flags(), Control::kFin | Control::kAck);
+  EXPECT_EQ(h2.layer.counters().close_unread_resets, 0u);
+}
+
 TEST(TcpLayer, DemuxHashIsKeyed) {
   const FourTuple t{{kUs, kPort}, {kPeer, 40000}};
   const TcpLayer::TupleHash h1{SipKey{1, 2}}, h1_again{SipKey{1, 2}}, h2{SipKey{3, 4}};
