@@ -2,7 +2,7 @@
 // virtual time, with a fake transport on UDP and TCP. Checks that nothing crashes, leaks or trips a sanitizer
 // on the whole receive path (Ethernet, ARP + cache, IPv4, reassembly, ICMP, error generation, ARP queue) and
 // its IPv6 half (extension headers, reassembly, ICMPv6 errors, NDP + neighbour cache, DAD, RA/SLAAC/RDNSS,
-// MLD queries and MLDv1 compatibility mode).
+// Redirects, MLD queries and MLDv1 compatibility mode).
 //
 // Input: byte 0 = flags, then records [len_hi][len_lo][dt_ms][len bytes of frame]...
 //   flags bit 0: fix up the IPv4 header checksum (and the ICMP checksum of unfragmented ICMP), and the ICMPv6

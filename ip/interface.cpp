@@ -61,6 +61,7 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
                      .max_dad_delay = cfg.max_dad_delay,
                      .mldv1_compat = cfg.mldv1_compat,
                      .hop_limit = cfg.default_ttl == 0 ? std::uint8_t{64} : cfg.default_ttl,
+                     .accept_redirects = cfg.accept_redirects6,
                      .echo_reply_queue = cfg.echo_reply_queue,
                      .ndp = cfg.ndp,
                      .reassembly = cfg.reassembly6,

@@ -84,6 +84,9 @@ struct InterfaceConfig {
   // An MLDv1 querier on the link puts the interface in MLDv1 compatibility mode (RFC 3810 §8.2.1). false: MLDv2
   // only, MLDv1 queries counted and ignored (RFC 3810 §10.1: a forged MLDv1 query cannot switch the mode).
   bool mldv1_compat = true;
+  // RFC 4861 §8.3: a Redirect from a destination's current first-hop router changes that destination's next
+  // hop. false: Redirects are counted and ignored.
+  bool accept_redirects6 = true;
   NeighborCacheConfig ndp{};
   Reassembly6Config reassembly6{};
 };

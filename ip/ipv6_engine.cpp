@@ -71,6 +71,7 @@ Ipv6Engine::Ipv6Engine(Link& link, Ipv6Config cfg, Rng& rng, const std::array<Tr
   prefixes_.reserve(cfg_.max_prefixes);
   dns_.reserve(cfg_.max_dns_servers);
   pmtu_.reserve(cfg_.max_pmtu_entries);
+  redirects_.reserve(cfg_.max_redirects);
   // RFC 4862 §5.3: the link-local address is formed when the interface is enabled; static ones follow.
   addrs_.push_back({link_local_, 64, AddressState::kTentative, AddressOrigin::kLinkLocal});
   for (const Ipv6Cidr& c : cfg_.addresses)
@@ -489,9 +490,46 @@ void Ipv6Engine::on_ndp(Instant now, const Rx& rx, const Icmpv6View& v) noexcept
         else if constexpr (std::is_same_v<T, NeighborAdvertRepr>) on_na(now, rx, msg);
         else if constexpr (std::is_same_v<T, RouterAdvertRepr>) on_ra(now, rx, msg);
         else if constexpr (std::is_same_v<T, RouterSolicitRepr>) ++counters_.ndp_rs_ignored;  // hosts ignore RS
-        else ++counters_.ndp_redirect_ignored;  // no per-destination routes kept (RFC 4861 §8.3 is a SHOULD)
+        else on_redirect(now, rx, msg);
       },
       *m);
+}
+
+// RFC 4861 §8: a router tells us a better first hop for `destination`: another router (a link-local target) or
+// the destination itself, which is on-link (target == destination). parse_ndp checked what the message alone
+// shows (§8.1: link-local source, hop limit 255, code 0, options, a unicast destination, the target rule); here,
+// that it comes from the router we use for that destination now. Otherwise anyone on the link could divert
+// our traffic.
+void Ipv6Engine::on_redirect(Instant now, const Rx& rx, const RedirectRepr& r) noexcept {
+  if (!cfg_.accept_redirects) {
+    ++counters_.ndp_redirect_ignored;
+    return;
+  }
+  const std::optional<NextHop> current = route(now, r.destination);
+  if (!current || current->multicast_mac || current->addr != rx.src || current->addr == r.destination) {
+    ++counters_.drop_redirect_not_from_first_hop;  // (also: a destination we reach directly, or our own)
+    return;
+  }
+  // §8.3: the target's link-layer address, when given, goes into the neighbour cache (STALE if new or
+  // changed), and a target other than the destination is a router.
+  if (r.target_link_addr) {
+    nc_.on_link_addr(now, r.target, *r.target_link_addr, [&](MacAddress mac, Bytes p) { flush_to(now, mac, p); },
+                     r.target != r.destination ? std::optional<bool>{true} : std::nullopt);
+  }
+  ++counters_.ndp_redirects_accepted;
+  for (auto& e : redirects_) {
+    if (e.dst == r.destination) {
+      e.next_hop = r.target;
+      e.expires = now + cfg_.redirect_timeout;
+      return;
+    }
+  }
+  if (cfg_.max_redirects == 0) return;
+  if (redirects_.size() >= cfg_.max_redirects) {
+    const auto sooner = [](const RedirectEntry& a, const RedirectEntry& b) { return a.expires < b.expires; };
+    redirects_.erase(std::min_element(redirects_.begin(), redirects_.end(), sooner));
+  }
+  redirects_.push_back({r.destination, r.target, now + cfg_.redirect_timeout});  // capacity reserved
 }
 
 void Ipv6Engine::flush_to(Instant now, MacAddress mac, Bytes packet) noexcept {
@@ -678,6 +716,7 @@ void Ipv6Engine::poll(Instant now) noexcept {
   std::erase_if(prefixes_, [&](const OnLinkPrefix& p) { return p.expires <= now; });
   std::erase_if(dns_, [&](const DnsServer& d) { return d.expires <= now; });
   std::erase_if(pmtu_, [&](const PmtuEntry& e) { return e.expires <= now; });
+  counters_.redirects_expired += std::erase_if(redirects_, [&](const RedirectEntry& e) { return e.expires <= now; });
 }
 
 std::optional<Instant> Ipv6Engine::poll_at() const noexcept {
@@ -703,6 +742,7 @@ std::optional<Instant> Ipv6Engine::poll_at() const noexcept {
   for (const auto& p : prefixes_) take(p.expires);
   for (const auto& d : dns_) take(d.expires);
   for (const auto& e : pmtu_) take(e.expires);
+  for (const auto& e : redirects_) take(e.expires);
   return at;
 }
 
@@ -741,6 +781,8 @@ std::optional<Ipv6Engine::NextHop> Ipv6Engine::route(Instant now, const Ipv6Addr
     return NextHop{dst, ipv6_multicast_mac(dst)};
   }
   if (find_addr(dst) != nullptr) return std::nullopt;  // our own address: no loopback device
+  for (const auto& e : redirects_)  // the Destination Cache first (RFC 4861 §5.2)
+    if (e.dst == dst && e.expires > now) return NextHop{e.next_hop, std::nullopt};
   if (on_link(now, dst)) return NextHop{dst, std::nullopt};
   if (auto r = default_router()) return NextHop{*r, std::nullopt};
   if (cfg_.gateway) return NextHop{*cfg_.gateway, std::nullopt};

@@ -17,16 +17,17 @@
 // The chain is walked by walk_ipv6_chain; Parameter Problems it asks for are sent (RFC 4443 §2.4 e via
 // may_send_error_about, rate-limited). Fragments go to Reassembler6; Time Exceeded code 1 is sent when a
 // datagram whose first fragment arrived times out. Echo requests to unicast addresses are answered (not to
-// multicast: optional in RFC 4443 §4.1, and an amplifier). Redirects are counted and ignored (a host that keeps
-// no per-destination routes). MLD queries are answered with MLDv2 Current State Reports (RFC 3810 §6.2); an
-// MLDv1 query switches the interface to MLDv1 compatibility mode (RFC 3810 §8.2.1: MLDv1 Reports, Dones and
-// report suppression, RFC 2710 §4) until the Older Version Querier Present timer expires.
+// multicast: optional in RFC 4443 §4.1, and an amplifier). A Redirect from a destination's current first-hop
+// router sets that destination's next hop (RFC 4861 §8.3; bounded, for redirect_timeout). MLD queries are
+// answered with MLDv2 Current State Reports (RFC 3810 §6.2); an MLDv1 query switches the interface to MLDv1
+// compatibility mode (RFC 3810 §8.2.1: MLDv1 Reports, Dones and report suppression, RFC 2710 §4) until the
+// Older Version Querier Present timer expires.
 //
-// Send policy: multicast -> 33:33 MAC; link-local or inside an on-link prefix (RA L flag or a static
-// address's prefix) -> the destination itself; otherwise the first live default router (RA) or the configured
-// gateway; else kNoRoute. Unresolved next hops queue in the NeighborCache (kQueued) with a multicast NS.
-// Packets larger than the path MTU are fragmented with a random Identification (RFC 7739); transports setting
-// dont_fragment get kTooBig instead.
+// Send policy: multicast -> 33:33 MAC; a redirected destination -> the Redirect's target; link-local or inside
+// an on-link prefix (RA L flag or a static address's prefix) -> the destination itself; otherwise the first
+// live default router (RA) or the configured gateway; else kNoRoute. Unresolved next hops queue in the
+// NeighborCache (kQueued) with a multicast NS. Packets larger than the path MTU are fragmented with a random
+// Identification (RFC 7739); transports setting dont_fragment get kTooBig instead.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -66,6 +67,9 @@ struct Ipv6Config {
   Duration pmtu_timeout = seconds(600);  // RFC 8201 §4: a lowered PMTU is retried after 10 minutes
   std::size_t max_addresses = 16;        // SLAAC addresses beyond this are not created
   std::size_t max_routers = 8, max_prefixes = 16, max_dns_servers = 8, max_pmtu_entries = 64;
+  bool accept_redirects = true;          // RFC 4861 §8.3: a valid Redirect updates the destination's next hop
+  std::size_t max_redirects = 64;        // redirected destinations kept; the one expiring first makes room
+  Duration redirect_timeout = seconds(600);  // how long a redirected next hop is kept
   std::size_t echo_reply_queue = 64;
   NeighborCacheConfig ndp{};
   Reassembly6Config reassembly{};
@@ -87,6 +91,7 @@ struct Ipv6Config {
   X(icmp6_errors_delivered) X(drop_icmp6_error_not_ours) X(drop_icmp6_error_no_transport)                      \
   X(drop_icmp6_ptb_below_min) X(pmtu_lowered) X(icmp6_errors_sent) X(icmp6_rate_limited)                       \
   X(icmp6_error_suppressed) X(mld_ignored) X(ndp_redirect_ignored) X(ndp_rs_ignored)                           \
+  X(ndp_redirects_accepted) X(drop_redirect_not_from_first_hop) X(redirects_expired)                           \
   X(drop_ndp_fragmented) X(drop_ndp_bad_hop_limit) X(drop_ndp_bad_code) X(drop_ndp_bad_options)                \
   X(drop_ndp_invalid) X(ndp_ns_rx) X(ndp_na_rx) X(ndp_ra_rx) X(drop_ndp_ns_not_our_target)                     \
   X(drop_ndp_ns_tentative_target) X(ndp_na_sent) X(ndp_ns_sent) X(ndp_rs_sent) X(mld_reports_sent)             \
@@ -155,6 +160,10 @@ class Ipv6Engine {
     Ipv6Address addr;
     Instant expires;
   };
+  struct RedirectEntry {  // RFC 4861 §8.3: the Destination Cache's next hop for one destination
+    Ipv6Address dst, next_hop;
+    Instant expires;
+  };
   struct PmtuEntry {
     Ipv6Address dst;
     std::size_t mtu = 0;
@@ -189,6 +198,7 @@ class Ipv6Engine {
   void on_icmpv6_error(Instant now, const Rx& rx, const Icmpv6Repr& m) noexcept;
   void on_ndp(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void on_ns(Instant now, const Rx& rx, const NeighborSolicitRepr& ns) noexcept;
+  void on_redirect(Instant now, const Rx& rx, const RedirectRepr& r) noexcept;
   void on_na(Instant now, const Rx& rx, const NeighborAdvertRepr& na) noexcept;
   void on_ra(Instant now, const Rx& rx, const RouterAdvertRepr& ra) noexcept;
   void on_prefix(Instant now, const PrefixInfo& p) noexcept;
@@ -247,6 +257,7 @@ class Ipv6Engine {
   std::vector<OnLinkPrefix> prefixes_;
   std::vector<DnsServer> dns_;
   std::vector<PmtuEntry> pmtu_;
+  std::vector<RedirectEntry> redirects_;
   std::optional<std::size_t> ra_mtu_;
   std::uint8_t hop_limit_;
   unsigned rs_sent_ = 0;

@@ -540,6 +540,117 @@ TEST(Interface6, SlaacTwoHourRuleKeepsValidLifetime) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Redirects (RFC 4861 §8)
+
+// A Redirect as a router sends it: to our global address, hop limit 255, with a TLLA option when `tlla` is set.
+Tins::EthernetII redirect_from(const std::string& src, const std::string& target, const std::string& destination,
+                               const std::string& tlla, std::uint8_t hop_limit = 255,
+                               const std::string& eth_src = kRouterMacS) {
+  Tins::IPv6 ip(kOurGlobalS, src);
+  ip.hop_limit(hop_limit);
+  Tins::ICMPv6 rd(Tins::ICMPv6::REDIRECT);
+  rd.target_addr(target);
+  rd.dest_addr(destination);
+  if (!tlla.empty()) rd.target_link_layer_addr(tlla);
+  return Tins::EthernetII(kOurMacS, eth_src) / ip / rd;
+}
+
+TEST(Interface6, RedirectFromTheFirstHopRouterSetsTheDestinationsNextHop) {
+  Harness6 h;
+  h.up();
+  h.inject(router_advert(1800, 0, 0));
+  h.advance(seconds(1));  // the SLAAC address passes DAD
+  h.sent();
+  const Ipv6Address remote2 = *Ipv6Address::parse("2001:db8:99::8");
+  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
+  auto out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kRouterMacS);  // via the default router
+  // Not from the router we use for kRemote: refused (anyone on the link could send it).
+  h.inject(redirect_from("fe80::99", "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01", 255, "02:00:00:00:00:99"));
+  EXPECT_EQ(h.c().drop_redirect_not_from_first_hop, 1u);
+  // Hop limit not 255 (it crossed a router), or a global target that is not the destination: refused by the parse.
+  h.inject(redirect_from(kRouterLlS, "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01", 64));
+  EXPECT_EQ(h.c().drop_ndp_bad_hop_limit, 1u);
+  h.inject(redirect_from(kRouterLlS, "2001:db8::77", kRemote.to_string(), "02:00:00:00:02:01"));
+  EXPECT_EQ(h.c().drop_ndp_invalid, 1u);
+  EXPECT_EQ(h.c().ndp_redirects_accepted, 0u);
+  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+
+  // From the first-hop router: kRemote is better reached through router fe80::2:1, whose MAC comes with it.
+  h.inject(redirect_from(kRouterLlS, "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01"));
+  EXPECT_EQ(h.c().ndp_redirects_accepted, 1u);
+  EXPECT_TRUE(h.iface->ipv6().neighbors().is_router(*Ipv6Address::parse("fe80::2:1")));
+  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, "02:00:00:00:02:01");
+  EXPECT_EQ(out[0].dst, kRemote.to_string());
+  // Other destinations still go to the default router.
+  ASSERT_EQ(h.send_udp(remote2, pattern(8)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+  // Now only fe80::2:1 may redirect kRemote again: the old router no longer can.
+  h.inject(redirect_from(kRouterLlS, "fe80::3:1", kRemote.to_string(), "02:00:00:00:03:01"));
+  EXPECT_EQ(h.c().drop_redirect_not_from_first_hop, 2u);
+
+  // A destination that is on-link after all (target == destination), without a TLLA: resolved by NS.
+  h.inject(redirect_from(kRouterLlS, remote2.to_string(), remote2.to_string(), ""));
+  EXPECT_EQ(h.c().ndp_redirects_accepted, 2u);
+  ASSERT_EQ(h.send_udp(remote2, pattern(8)), SendResult::kQueued);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].icmp_type(), 135);  // NS for 2001:db8:99::8 itself
+  EXPECT_EQ(out[0].dst, "ff02::1:ff00:8");  // its solicited-node group
+  EXPECT_EQ(out[0].eth_dst, "33:33:ff:00:00:08");
+
+  // redirect_timeout (600 s) later, kRemote goes to the default router again.
+  h.advance(seconds(600));
+  EXPECT_EQ(h.c().redirects_expired, 2u);
+  h.sent();
+  h.inject(router_advert(1800, 0, 0));  // (the router's lifetime, refreshed)
+  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
+  out = h.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+}
+
+TEST(Interface6, RedirectsIgnoredWhenNotAccepted_AndBounded) {
+  {
+    InterfaceConfig cfg = config6();
+    cfg.accept_redirects6 = false;
+    Harness6 h{cfg};
+    h.up();
+    h.inject(router_advert(1800, 0, 0));
+    h.inject(redirect_from(kRouterLlS, "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01"));
+    EXPECT_EQ(h.c().ndp_redirect_ignored, 1u);
+    EXPECT_EQ(h.c().ndp_redirects_accepted, 0u);
+  }
+  // More redirected destinations than max_redirects (64): the table stays bounded, the newest are kept.
+  Harness6 h;
+  h.up();
+  h.inject(router_advert(1800, 0, 0));
+  h.advance(seconds(1));
+  for (int i = 0; i < 70; ++i) {
+    h.advance(milliseconds(1));
+    const std::string d = "2001:db8:99::1:" + std::to_string(i);
+    h.inject(redirect_from(kRouterLlS, "fe80::2:1", d, "02:00:00:00:02:01"));
+  }
+  EXPECT_EQ(h.c().ndp_redirects_accepted, 70u);
+  h.sent();
+  ASSERT_EQ(h.send_udp(*Ipv6Address::parse("2001:db8:99::1:69"), pattern(8)), SendResult::kSent);
+  ASSERT_EQ(h.send_udp(*Ipv6Address::parse("2001:db8:99::1:0"), pattern(8)), SendResult::kSent);
+  const auto out = h.sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].eth_dst, "02:00:00:00:02:01");  // kept
+  EXPECT_EQ(out[1].eth_dst, kRouterMacS);          // the oldest made room
+}
+
+// ---------------------------------------------------------------------------------------------------
 // ICMPv6 echo, errors, transports
 
 TEST(Interface6, EchoRequestGetsReplyWithIdenticalData) {
@@ -1110,7 +1221,8 @@ std::pair<int, std::string> mldv1_message(const Out& o) {
   // The checksum over the pseudo-header and the message sums to 0xffff.
   const Ipv6Address s = *Ipv6Address::parse(o.src), d = *Ipv6Address::parse(o.dst);
   std::uint64_t sum = 24 + 58;
-  for (std::size_t i = 0; i < 16; i += 2) sum += (s.octets[i] << 8 | s.octets[i + 1]) + (d.octets[i] << 8 | d.octets[i + 1]);
+  for (std::size_t i = 0; i < 16; i += 2)
+    sum += (s.octets[i] << 8 | s.octets[i + 1]) + (d.octets[i] << 8 | d.octets[i + 1]);
   for (std::size_t i = 8; i < p.size(); i += 2) sum += std::uint32_t(p[i] << 8 | p[i + 1]);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   EXPECT_EQ(sum, 0xffffu) << "checksum";
