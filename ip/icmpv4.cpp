@@ -56,6 +56,10 @@ std::optional<Icmpv4Repr> Icmpv4Repr::parse(const Icmpv4View& v, Icmpv4Error* wh
     case Icmpv4Type::kParameterProblem:
       r.pointer = v.pointer();
       break;
+    case Icmpv4Type::kRedirect:
+      if (r.code > 3) return fail(Icmpv4Error::kUnsupportedType);  // RFC 792: codes 0 to 3
+      r.gateway = v.gateway();
+      break;
     default:
       return fail(Icmpv4Error::kUnsupportedType);
   }
@@ -83,6 +87,9 @@ void Icmpv4Repr::emit(MutableBytes out) const noexcept {
     case Icmpv4Type::kParameterProblem:
       store_u8(out, icmpv4_field::kPointer, pointer);
       break;
+    case Icmpv4Type::kRedirect:
+      store_be32(out, icmpv4_field::kRest, gateway.to_u32());
+      break;
     default:
       break;
   }
@@ -91,7 +98,7 @@ void Icmpv4Repr::emit(MutableBytes out) const noexcept {
 
 bool operator==(const Icmpv4Repr& a, const Icmpv4Repr& b) noexcept {
   return a.type == b.type && a.code == b.code && a.ident == b.ident && a.seq == b.seq &&
-         a.next_hop_mtu == b.next_hop_mtu && a.pointer == b.pointer &&
+         a.next_hop_mtu == b.next_hop_mtu && a.pointer == b.pointer && a.gateway == b.gateway &&
          std::ranges::equal(a.data, b.data);
 }
 

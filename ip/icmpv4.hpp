@@ -1,6 +1,7 @@
-// ICMPv4 wire format (RFC 792, RFC 1122 §3.2.2, RFC 1191): echo, destination unreachable, time exceeded and
-// parameter problem. The interface parses the payload of protocol-1 packets here, answers echoes, turns
-// errors into IcmpErrorInfo for the transports (parse_icmpv4_quote) and builds the errors it sends.
+// ICMPv4 wire format (RFC 792, RFC 1122 §3.2.2, RFC 1191): echo, destination unreachable, time exceeded,
+// parameter problem and redirect. The interface parses the payload of protocol-1 packets here, answers echoes,
+// turns errors into IcmpErrorInfo for the transports (parse_icmpv4_quote), takes redirects from its gateway and
+// builds the errors it sends.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -27,7 +28,7 @@ enum class Icmpv4Type : std::uint8_t {
   kEchoReply = 0,
   kDestUnreachable = 3,
   kSourceQuench = 4,  // deprecated (RFC 6633): not parsed into a Repr
-  kRedirect = 5,      // not parsed into a Repr (this host keeps no routes learned from the network)
+  kRedirect = 5,      // parsed (gateway, quote); acted on by ip::Interface (RFC 1122 §3.2.2.2)
   kEchoRequest = 8,
   kTimeExceeded = 11,
   kParameterProblem = 12,
@@ -62,7 +63,7 @@ constexpr bool icmpv4_is_error(std::uint8_t type) noexcept {
 enum class Icmpv4Error : std::uint8_t {
   kTruncated,        // fewer than 8 bytes
   kBadChecksum,      // the checksum over the whole message does not verify
-  kUnsupportedType,  // a type Icmpv4Repr does not represent (redirect, timestamp, unknown...): RFC 1122
+  kUnsupportedType,  // a type Icmpv4Repr does not represent (timestamp, unknown...) or a bad Redirect code: RFC 1122
                      // §3.2.2 says to silently discard unknown types
   kBadQuote,         // an error message quoting fewer than kIcmpv4MinQuoteLen bytes
 };
@@ -103,6 +104,7 @@ class BasicIcmpv4View {
   std::uint16_t echo_ident() const noexcept { return load_be16(buf_, icmpv4_field::kIdent); }
   std::uint16_t echo_seq() const noexcept { return load_be16(buf_, icmpv4_field::kSeq); }
   std::uint16_t next_hop_mtu() const noexcept { return load_be16(buf_, icmpv4_field::kNextHopMtu); }
+  Ipv4Address gateway() const noexcept { return Ipv4Address::from_u32(rest_of_header()); }  // Redirect
   std::uint8_t pointer() const noexcept { return load_u8(buf_, icmpv4_field::kPointer); }
   std::span<Byte> data() const noexcept { return buf_.subspan(kIcmpv4HeaderLen); }  // echo data or the quote
   std::span<Byte> bytes() const noexcept { return buf_; }
@@ -121,6 +123,7 @@ using MutableIcmpv4View = BasicIcmpv4View<std::byte>;
 //                              routers), data = the quote
 //   kTimeExceeded:             code (Icmpv4TimeExceeded), data = the quote
 //   kParameterProblem:         code, pointer (the offending byte in the quoted header), data = the quote
+//   kRedirect:                 code (0 to 3: net, host, and the same for a TOS), gateway, data = the quote
 // The quote is the offending packet's IP header and the first bytes after it (>= kIcmpv4MinQuoteLen on
 // parse; on emit the caller bounds it, see icmpv4_error_quote). `data` borrows from the packet being parsed
 // or the caller's buffer: don't keep it past the call.
@@ -131,6 +134,7 @@ struct Icmpv4Repr {
   std::uint16_t next_hop_mtu = 0;
   std::uint8_t pointer = 0;
   Bytes data;
+  Ipv4Address gateway{};  // kRedirect: the better first hop (RFC 792)
 
   static std::optional<Icmpv4Repr> parse(const Icmpv4View& v, Icmpv4Error* why = nullptr) noexcept;
   std::size_t buffer_len() const noexcept { return kIcmpv4HeaderLen + data.size(); }

@@ -299,6 +299,9 @@ void Interface::on_icmp(Instant now, const RxDatagram& d) noexcept {
     case Icmpv4Type::kTimeExceeded:
     case Icmpv4Type::kParameterProblem:
       break;
+    case Icmpv4Type::kRedirect:
+      on_icmp_redirect(now, d, msg->gateway, msg->data);
+      return;
     default:
       ++counters_.drop_icmp_unsupported;
       return;
@@ -340,6 +343,49 @@ void Interface::on_icmp(Instant now, const RxDatagram& d) noexcept {
   }
   ++counters_.icmp_errors_delivered;
   h->on_icmp_error(now, info, quote->transport);
+}
+
+// RFC 1122 §3.2.2.2: a gateway tells us a better first hop for a destination we sent to. Taken only when it is
+// about a datagram we sent, from the gateway we use for that destination now, and names a gateway on our own
+// network (not us, not a broadcast); otherwise anyone could divert our traffic. Every code counts as a host
+// redirect (RFC 1812 §5.2.7.2: routers should send no network redirects; Linux does the same).
+void Interface::on_icmp_redirect(Instant now, const RxDatagram& d, Ipv4Address gw, Bytes quoted) noexcept {
+  if (!cfg_.accept_redirects4) {
+    ++counters_.icmp_redirects_ignored;
+    return;
+  }
+  const auto quote = parse_icmpv4_quote(quoted);
+  const std::optional<Route> current = quote ? route(quote->dst) : std::nullopt;
+  const bool from_our_gateway = !d.dst_broadcast && !d.l2_broadcast && quote &&
+                                 quote->src == cfg_.ipv4->address && current && !current->broadcast &&
+                                 current->next_hop != quote->dst && IpAddress{current->next_hop} == d.src;
+  const bool host_on_our_network = cfg_.ipv4->contains(gw) && gw != cfg_.ipv4->address && !is_our_broadcast(gw) &&
+                                   !gw.is_broadcast() && (gw.to_u32() & ~cfg_.ipv4->netmask()) != 0;
+  const bool valid = from_our_gateway && host_on_our_network && gw != current->next_hop;
+  if (!valid) {
+    ++counters_.drop_icmp_redirect_invalid;
+    return;
+  }
+  ++counters_.icmp_redirects_accepted;
+  constexpr std::size_t kMaxRedirects = 64;
+  constexpr Duration kRedirectTimeout = seconds(600);
+  const Ipv4Address dst = quote->dst;
+  for (auto& e : redirects4_) {
+    if (e.dst == dst) {
+      e.gateway = gw;
+      e.expires = now + kRedirectTimeout;
+      return;
+    }
+  }
+  if (redirects4_.size() >= kMaxRedirects) {
+    const auto sooner = [](const Redirect4& a, const Redirect4& b) { return a.expires < b.expires; };
+    redirects4_.erase(std::min_element(redirects4_.begin(), redirects4_.end(), sooner));
+  }
+  try {
+    redirects4_.push_back({dst, gw, now + kRedirectTimeout});
+  } catch (const std::bad_alloc&) {
+    return;  // not kept: the old route still works
+  }
 }
 
 void Interface::send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t type, std::uint8_t code) noexcept {
@@ -391,6 +437,7 @@ std::size_t Interface::poll(Instant now) noexcept {
     send_arp(now, std::uint16_t(ArpOp::kRequest), MacAddress::broadcast(), MacAddress{}, ip);
   });
   reasm_.poll(now);
+  counters_.redirects4_expired += std::erase_if(redirects4_, [&](const Redirect4& e) { return e.expires <= now; });
   v6_.poll(now);
   for (TransportHandler* h : handler_list_) h->poll(now, *this);
   link_.end_batch(now);
@@ -403,6 +450,7 @@ std::optional<Instant> Interface::poll_at() const noexcept {
     if (t && (!at || *t < *at)) at = t;
   };
   take(arp_.poll_at());
+  for (const auto& e : redirects4_) take(e.expires);
   take(reasm_.poll_at());
   take(v6_.poll_at());
   for (const TransportHandler* h : handler_list_) take(h->poll_at());
@@ -438,6 +486,8 @@ std::optional<Interface::Route> Interface::route(Ipv4Address dst) const noexcept
   if (dst.is_broadcast() || is_our_broadcast(dst)) return Route{dst, true};
   if (dst.is_unspecified() || dst.is_loopback() || dst.is_multicast() || dst == cfg_.ipv4->address)
     return std::nullopt;  // no loopback device; IP multicast not supported yet
+  for (const auto& e : redirects4_)  // the route cache first (RFC 1122 §3.3.1.2); poll() drops expired entries
+    if (e.dst == dst) return Route{e.gateway, false};
   if (cfg_.ipv4->contains(dst)) return Route{dst, false};
   if (cfg_.gateway4 && cfg_.ipv4->contains(*cfg_.gateway4)) return Route{*cfg_.gateway4, false};
   return std::nullopt;

@@ -87,6 +87,10 @@ struct InterfaceConfig {
   // RFC 4861 §8.3: a Redirect from a destination's current first-hop router changes that destination's next
   // hop. false: Redirects are counted and ignored.
   bool accept_redirects6 = true;
+  // RFC 1122 §3.2.2.2: an ICMP Redirect from the gateway we use for a destination makes its gateway the next hop
+  // for that destination (every code is taken as a host redirect, RFC 1812 §5.2.7.2); at most 64 destinations,
+  // each for 10 minutes. false: counted and ignored.
+  bool accept_redirects4 = true;
   NeighborCacheConfig ndp{};
   Reassembly6Config reassembly6{};
 };
@@ -107,7 +111,8 @@ struct InterfaceConfig {
   X(drop_icmp_echo_broadcast) X(icmp_echo_replies_rx) X(drop_echo_reply_queue_full) X(icmp_echo_requests_sent) \
   X(icmp_errors_sent) X(icmp_rate_limited) X(icmp_error_suppressed)                                       \
   X(tx_packets) X(tx_frames) X(tx_fragments) X(tx_queued_arp) X(drop_tx_no_route) X(drop_tx_too_big)      \
-  X(drop_tx_link) X(drop_tx_arp_queue)
+  X(drop_tx_link) X(drop_tx_arp_queue)                                                                    \
+  X(icmp_redirects_accepted) X(icmp_redirects_ignored) X(drop_icmp_redirect_invalid) X(redirects4_expired)
 TAPSTACK_DEFINE_COUNTERS(InterfaceCounters, TAPSTACK_INTERFACE_COUNTERS)
 
 class Interface final : public IpSender {
@@ -174,6 +179,7 @@ class Interface final : public IpSender {
   void on_ipv4(Instant now, Bytes payload, bool l2_broadcast) noexcept;
   void deliver(Instant now, const RxDatagram& d) noexcept;
   void on_icmp(Instant now, const RxDatagram& d) noexcept;
+  void on_icmp_redirect(Instant now, const RxDatagram& d, Ipv4Address gateway, Bytes quote) noexcept;
   void send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t type, std::uint8_t code) noexcept;
 
   std::optional<Route> route(Ipv4Address dst) const noexcept;
@@ -197,6 +203,11 @@ class Interface final : public IpSender {
   Rng& rng_;
   ArpCache arp_;
   Reassembler reasm_;
+  struct Redirect4 {  // RFC 1122 §3.2.2.2: a destination's first hop, learned from an ICMP Redirect
+    Ipv4Address dst, gateway;
+    Instant expires;
+  };
+  std::vector<Redirect4> redirects4_;
   IcmpRateLimiter icmp_limiter_;
   std::array<TransportHandler*, 256> handlers_{};
   std::vector<TransportHandler*> handler_list_;  // registration order, for poll()

@@ -117,6 +117,29 @@ TEST(Icmpv4, Errors_RoundTrip) {
   EXPECT_EQ(cases[2].next_hop_mtu, 0);
 }
 
+// RFC 792: a Redirect carries the better gateway in network byte order in the second word, then the quote.
+TEST(Icmpv4, Redirect_ParsesTheGatewayAndRoundTrips_CodesAbove3Refused) {
+  const auto pkt = offending_packet();
+  std::vector<std::uint8_t> m{5, 1, 0, 0, 192, 0, 2, 253};
+  m.insert(m.end(), u8(pkt), u8(pkt) + pkt.size());
+  auto b = to_bytes(m);
+  store_be16(b, 2, internet_checksum(b));
+  auto v = Icmpv4View::parse(b);
+  ASSERT_TRUE(v);
+  auto r = Icmpv4Repr::parse(*v);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->type, Icmpv4Type::kRedirect);
+  EXPECT_EQ(r->code, 1);
+  EXPECT_EQ(r->gateway, (Ipv4Address{{192, 0, 2, 253}}));
+  EXPECT_EQ(r->data.size(), pkt.size());
+  EXPECT_TRUE(r->is_error());
+  EXPECT_EQ(emitted(*r), b);  // the gateway written back where it was read
+  b[1] = std::byte{4};
+  store_be16(b, 2, 0);
+  store_be16(b, 2, internet_checksum(b));
+  EXPECT_EQ(error_of(b), Icmpv4Error::kUnsupportedType);
+}
+
 TEST(Icmpv4, FragNeeded_CarriesTheNextHopMtuWhereLibtinsReadsIt) {
   const auto pkt = offending_packet();
   const auto buf = emitted(Icmpv4Repr::dest_unreachable(Icmpv4Unreachable::kFragNeeded, pkt, 1280));
@@ -242,7 +265,7 @@ TEST(Icmpv4, BadChecksum_IsRefusedUnlessSkipped) {
 }
 
 TEST(Icmpv4, UnsupportedTypes_AreRefused) {
-  for (std::uint8_t type : {4, 5, 13, 14, 17, 42, 255}) {
+  for (std::uint8_t type : {4, 13, 14, 17, 42, 255}) {  // (5, Redirect, is parsed: see above)
     std::vector<std::byte> buf(kIcmpv4HeaderLen + kIcmpv4MinQuoteLen);
     buf[0] = std::byte{type};
     store_be16(buf, icmpv4_field::kChecksum, internet_checksum(buf));

@@ -620,6 +620,85 @@ TEST(Interface, TransportReceivesIcmpErrorsAboutItsPackets) {
   EXPECT_TRUE(h.sent().empty());
 }
 
+// An ICMP Redirect from `src` naming `gateway`, about a datagram we sent to `dst`. Built by hand: libtins 4.4
+// writes ICMP::gateway() byte-swapped on little-endian hosts (RFC 792 has it in network order).
+Tins::EthernetII redirect4(const std::string& src, const std::string& gateway, const std::string& dst,
+                           const std::string& quoted_src = kOurIpS, std::uint8_t code = 1) {
+  const Frame q = (Tins::IP(dst, quoted_src) / Tins::UDP(53, 5000) / Tins::RawPDU("query")).serialize();
+  const auto gw = Ipv4Address::parse(gateway)->octets;
+  Frame icmp{5, code, 0, 0, gw[0], gw[1], gw[2], gw[3]};
+  icmp.insert(icmp.end(), q.begin(), q.end());
+  const std::uint16_t sum = internet_checksum(bytes_of(icmp));
+  icmp[2] = std::uint8_t(sum >> 8), icmp[3] = std::uint8_t(sum);
+  Tins::IP ip(kOurIpS, src);
+  ip.protocol(1);
+  return Tins::EthernetII(kOurMacS, kGwMacS) / ip / Tins::RawPDU(icmp);
+}
+
+// The next hop a datagram to `dst` goes to: the target of the ARP request it triggers, or, once the next hop is
+// resolved, the router whose MAC the frame is sent to (02:00:00:00:00:fe is .254, 02:00:00:00:00:fd is .253).
+std::string next_hop_asked(Harness& h, Ipv4Address dst) {
+  const SendResult r = h.send_payload(dst, pattern(8));
+  EXPECT_TRUE(r == SendResult::kQueued || r == SendResult::kSent);
+  const auto out = h.sent();
+  if (out.size() != 1u) return "(" + std::to_string(out.size()) + " frames)";
+  Tins::EthernetII eth(out[0].data(), std::uint32_t(out[0].size()));
+  if (const auto* arp = eth.find_pdu<Tins::ARP>()) return arp->target_ip_addr().to_string();
+  const std::string mac = eth.dst_addr().to_string();
+  return mac == kGwMacS ? kGwIpS : mac == "02:00:00:00:00:fd" ? "192.0.2.253" : "(MAC " + mac + ")";
+}
+
+TEST(Interface, IcmpRedirectFromOurGatewaySetsTheDestinationsNextHop) {
+  Harness h;
+  const Ipv4Address remote2{{198, 51, 100, 8}};
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), kGwIpS);
+  h.inject(Tins::ARP::make_arp_reply(kOurIpS, kGwIpS, kOurMacS, kGwMacS));  // the gateway resolved
+  h.sent();
+  // Refused: from a host that is not our gateway for it; a gateway off our network, ours, or the broadcast; about
+  // a datagram someone else sent; about an on-link destination; code 4 (not a redirect code).
+  h.inject(redirect4(kPeerIpS, "192.0.2.253", kRemoteIpS));
+  h.inject(redirect4(kGwIpS, "198.51.100.1", kRemoteIpS));
+  h.inject(redirect4(kGwIpS, kOurIpS, kRemoteIpS));
+  h.inject(redirect4(kGwIpS, "192.0.2.255", kRemoteIpS));
+  h.inject(redirect4(kGwIpS, "192.0.2.253", kRemoteIpS, "192.0.2.3"));
+  h.inject(redirect4(kGwIpS, "192.0.2.253", kPeerIpS));
+  EXPECT_EQ(h.c().drop_icmp_redirect_invalid, 6u);
+  h.inject(redirect4(kGwIpS, "192.0.2.253", kRemoteIpS, kOurIpS, 4));
+  EXPECT_EQ(h.c().drop_icmp_unsupported, 1u);
+  EXPECT_EQ(h.c().icmp_redirects_accepted, 0u);
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), kGwIpS);
+
+  // From our gateway (a network redirect, code 0, is taken as a host redirect): kRemoteIp now goes to .253.
+  h.inject(redirect4(kGwIpS, "192.0.2.253", kRemoteIpS, kOurIpS, 0));
+  EXPECT_EQ(h.c().icmp_redirects_accepted, 1u);
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), "192.0.2.253");
+  h.inject(Tins::ARP::make_arp_reply(kOurIpS, "192.0.2.253", kOurMacS, "02:00:00:00:00:fd"));
+  h.sent();
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), "192.0.2.253");
+  EXPECT_EQ(next_hop_asked(h, remote2), kGwIpS);  // other destinations: unchanged
+  // Only the new first hop may redirect kRemoteIp again.
+  h.inject(redirect4(kGwIpS, "192.0.2.252", kRemoteIpS));
+  EXPECT_EQ(h.c().drop_icmp_redirect_invalid, 7u);
+  h.inject(redirect4("192.0.2.253", "192.0.2.252", kRemoteIpS));
+  EXPECT_EQ(h.c().icmp_redirects_accepted, 2u);
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), "192.0.2.252");
+  // Ten minutes after the last redirect, back to the configured gateway.
+  h.advance(seconds(600));
+  EXPECT_EQ(h.c().redirects4_expired, 1u);
+  h.sent();
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), kGwIpS);
+}
+
+TEST(Interface, IcmpRedirectsIgnoredWhenNotAccepted) {
+  auto cfg = default_config();
+  cfg.accept_redirects4 = false;
+  Harness h{cfg};
+  h.inject(redirect4(kGwIpS, "192.0.2.253", kRemoteIpS));
+  EXPECT_EQ(h.c().icmp_redirects_ignored, 1u);
+  EXPECT_EQ(next_hop_asked(h, kRemoteIp), kGwIpS);
+}
+
 TEST(Interface, IcmpErrorsAreRateLimitedPerDestination) {
   auto cfg = default_config();
   cfg.icmp_rate = {.global_per_sec = 1000, .global_burst = 50, .per_dest_per_sec = 10, .per_dest_burst = 5};
