@@ -555,6 +555,15 @@ Tins::EthernetII redirect_from(const std::string& src, const std::string& target
   return Tins::EthernetII(kOurMacS, eth_src) / ip / rd;
 }
 
+// Sends a datagram to `dst` and returns the MAC it went to (one frame expected).
+std::string sent_to_mac(Harness6& h, const Ipv6Address& dst) {
+  EXPECT_EQ(h.send_udp(dst, pattern(8)), SendResult::kSent);
+  const auto out = h.sent();
+  if (out.size() != 1u) return "(" + std::to_string(out.size()) + " frames)";
+  EXPECT_EQ(out[0].dst, dst.to_string());
+  return out[0].eth_dst;
+}
+
 TEST(Interface6, RedirectFromTheFirstHopRouterSetsTheDestinationsNextHop) {
   Harness6 h;
   h.up();
@@ -562,47 +571,34 @@ TEST(Interface6, RedirectFromTheFirstHopRouterSetsTheDestinationsNextHop) {
   h.advance(seconds(1));  // the SLAAC address passes DAD
   h.sent();
   const Ipv6Address remote2 = *Ipv6Address::parse("2001:db8:99::8");
-  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
-  auto out = h.sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].eth_dst, kRouterMacS);  // via the default router
+  const std::string remote = kRemote.to_string(), mac2 = "02:00:00:00:02:01";
+  EXPECT_EQ(sent_to_mac(h, kRemote), kRouterMacS);  // via the default router
   // Not from the router we use for kRemote: refused (anyone on the link could send it).
-  h.inject(redirect_from("fe80::99", "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01", 255, "02:00:00:00:00:99"));
+  h.inject(redirect_from("fe80::99", "fe80::2:1", remote, mac2, 255, "02:00:00:00:00:99"));
   EXPECT_EQ(h.c().drop_redirect_not_from_first_hop, 1u);
   // Hop limit not 255 (it crossed a router), or a global target that is not the destination: refused by the parse.
-  h.inject(redirect_from(kRouterLlS, "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01", 64));
+  h.inject(redirect_from(kRouterLlS, "fe80::2:1", remote, mac2, 64));
   EXPECT_EQ(h.c().drop_ndp_bad_hop_limit, 1u);
-  h.inject(redirect_from(kRouterLlS, "2001:db8::77", kRemote.to_string(), "02:00:00:00:02:01"));
+  h.inject(redirect_from(kRouterLlS, "2001:db8::77", remote, mac2));
   EXPECT_EQ(h.c().drop_ndp_invalid, 1u);
   EXPECT_EQ(h.c().ndp_redirects_accepted, 0u);
-  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
-  out = h.sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+  EXPECT_EQ(sent_to_mac(h, kRemote), kRouterMacS);
 
   // From the first-hop router: kRemote is better reached through router fe80::2:1, whose MAC comes with it.
-  h.inject(redirect_from(kRouterLlS, "fe80::2:1", kRemote.to_string(), "02:00:00:00:02:01"));
+  h.inject(redirect_from(kRouterLlS, "fe80::2:1", remote, mac2));
   EXPECT_EQ(h.c().ndp_redirects_accepted, 1u);
   EXPECT_TRUE(h.iface->ipv6().neighbors().is_router(*Ipv6Address::parse("fe80::2:1")));
-  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
-  out = h.sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].eth_dst, "02:00:00:00:02:01");
-  EXPECT_EQ(out[0].dst, kRemote.to_string());
-  // Other destinations still go to the default router.
-  ASSERT_EQ(h.send_udp(remote2, pattern(8)), SendResult::kSent);
-  out = h.sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+  EXPECT_EQ(sent_to_mac(h, kRemote), mac2);
+  EXPECT_EQ(sent_to_mac(h, remote2), kRouterMacS);  // other destinations still go to the default router
   // Now only fe80::2:1 may redirect kRemote again: the old router no longer can.
-  h.inject(redirect_from(kRouterLlS, "fe80::3:1", kRemote.to_string(), "02:00:00:00:03:01"));
+  h.inject(redirect_from(kRouterLlS, "fe80::3:1", remote, "02:00:00:00:03:01"));
   EXPECT_EQ(h.c().drop_redirect_not_from_first_hop, 2u);
 
   // A destination that is on-link after all (target == destination), without a TLLA: resolved by NS.
   h.inject(redirect_from(kRouterLlS, remote2.to_string(), remote2.to_string(), ""));
   EXPECT_EQ(h.c().ndp_redirects_accepted, 2u);
   ASSERT_EQ(h.send_udp(remote2, pattern(8)), SendResult::kQueued);
-  out = h.sent();
+  const auto out = h.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].icmp_type(), 135);  // NS for 2001:db8:99::8 itself
   EXPECT_EQ(out[0].dst, "ff02::1:ff00:8");  // its solicited-node group
@@ -613,10 +609,7 @@ TEST(Interface6, RedirectFromTheFirstHopRouterSetsTheDestinationsNextHop) {
   EXPECT_EQ(h.c().redirects_expired, 2u);
   h.sent();
   h.inject(router_advert(1800, 0, 0));  // (the router's lifetime, refreshed)
-  ASSERT_EQ(h.send_udp(kRemote, pattern(8)), SendResult::kSent);
-  out = h.sent();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].eth_dst, kRouterMacS);
+  EXPECT_EQ(sent_to_mac(h, kRemote), kRouterMacS);
 }
 
 TEST(Interface6, RedirectsIgnoredWhenNotAccepted_AndBounded) {
@@ -642,12 +635,8 @@ TEST(Interface6, RedirectsIgnoredWhenNotAccepted_AndBounded) {
   }
   EXPECT_EQ(h.c().ndp_redirects_accepted, 70u);
   h.sent();
-  ASSERT_EQ(h.send_udp(*Ipv6Address::parse("2001:db8:99::1:69"), pattern(8)), SendResult::kSent);
-  ASSERT_EQ(h.send_udp(*Ipv6Address::parse("2001:db8:99::1:0"), pattern(8)), SendResult::kSent);
-  const auto out = h.sent();
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].eth_dst, "02:00:00:00:02:01");  // kept
-  EXPECT_EQ(out[1].eth_dst, kRouterMacS);          // the oldest made room
+  EXPECT_EQ(sent_to_mac(h, *Ipv6Address::parse("2001:db8:99::1:69")), "02:00:00:00:02:01");  // kept
+  EXPECT_EQ(sent_to_mac(h, *Ipv6Address::parse("2001:db8:99::1:0")), kRouterMacS);  // the oldest made room
 }
 
 // ---------------------------------------------------------------------------------------------------
