@@ -620,8 +620,8 @@ TEST(Interface, TransportReceivesIcmpErrorsAboutItsPackets) {
   EXPECT_TRUE(h.sent().empty());
 }
 
-// An ICMP Redirect from `src` naming `gateway`, about a datagram we sent to `dst`. Built by hand: libtins 4.4
-// writes ICMP::gateway() byte-swapped on little-endian hosts (RFC 792 has it in network order).
+// An ICMP Redirect from `src` naming `gateway`, about a datagram we sent to `dst`. Built by hand: libtins 4.0
+// (Debian 12) writes ICMP::gateway() byte-swapped on little-endian hosts (RFC 792 has it in network order).
 Tins::EthernetII redirect4(const std::string& src, const std::string& gateway, const std::string& dst,
                            const std::string& quoted_src = kOurIpS, std::uint8_t code = 1) {
   const Frame q = (Tins::IP(dst, quoted_src) / Tins::UDP(53, 5000) / Tins::RawPDU("query")).serialize();
