@@ -69,7 +69,7 @@ Connection::Connection(Instant now, const FourTuple& t, SeqNum iss, std::uint16_
   peer_mss_ = tuple_.remote.addr.is_v6() ? kDefaultMssV6 : kDefaultMssV4;
   smss_ = std::min(peer_mss_, local_mss_);
   rcv_mss_ = std::min<std::uint32_t>(local_mss_, kDefaultMssV4);
-  rcv_wscale_ = cfg_.window_scaling ? wscale_for(full_size(cfg_.recv_buffer)) : 0;  // the size it may grow to
+  rcv_wscale_ = announced_wscale(cfg_);  // for the size the buffer may grow to
   ts_offset_ = rng_.next_u32();
   tx_scratch_.reset(new std::byte[local_mss_]);
   syn_window_ = std::uint16_t(std::min<std::size_t>(recv_ring_.capacity(), 0xffff));
@@ -108,12 +108,24 @@ std::unique_ptr<Connection> Connection::accept(Instant now, const FourTuple& t, 
 
 std::unique_ptr<Connection> Connection::from_cookie(Instant now, const FourTuple& t, SeqNum iss, SeqNum irs,
                                                     std::uint16_t peer_mss, std::uint16_t local_mss,
-                                                    const ConnectionConfig& cfg, Rng& rng) {
+                                                    const ConnectionConfig& cfg, Rng& rng,
+                                                    const std::optional<CookieTimestamps>& ts) {
   std::unique_ptr<Connection> c{new Connection(now, t, iss, local_mss, cfg, rng, PassiveTag{})};
   c->passive_ = true;
   c->irs_ = irs;
   c->rcv_nxt_ = irs + 1;
-  c->rcv_wscale_ = 0;  // RFC 4987 §3.6: the cookie carried no window scale, SACK or timestamps
+  if (ts && cfg.timestamps) {
+    c->ts_ok_ = true;
+    c->ts_recent_ = ts->ts_recent;
+    c->ts_recent_age_ = now;
+    c->ts_offset_ = ts->ts_offset;
+    c->ws_ok_ = cfg.window_scaling && ts->peer_wscale.has_value();
+    c->snd_wscale_ = c->ws_ok_ ? std::min(*ts->peer_wscale, kMaxWindowScale) : 0;
+    if (!c->ws_ok_) c->rcv_wscale_ = 0;  // else the shift the SYN-ACK announced (announced_wscale)
+    c->sack_ok_ = cfg.sack && ts->sack;
+  } else {
+    c->rcv_wscale_ = 0;  // RFC 4987 §3.6: the cookie carried no window scale, SACK or timestamps
+  }
   c->set_peer_mss(peer_mss);
   c->snd_una_ = c->snd_nxt_ = c->snd_max_ = iss + 1;
   c->high_rxt_ = c->recover_ = iss + 1;
@@ -123,6 +135,10 @@ std::unique_ptr<Connection> Connection::from_cookie(Instant now, const FourTuple
   c->rcv_adv_ = c->rcv_nxt_ + c->syn_window_;
   c->become_established(now);
   return c;
+}
+
+std::uint8_t Connection::announced_wscale(const ConnectionConfig& cfg) noexcept {
+  return cfg.window_scaling ? wscale_for(full_size(cfg.recv_buffer)) : 0;
 }
 
 void Connection::set_peer_mss(std::uint16_t mss) noexcept {

@@ -52,12 +52,23 @@ class Connection {
   static std::unique_ptr<Connection> accept(Instant now, const FourTuple& t, SeqNum iss, const Repr& syn,
                                             std::uint16_t local_mss, const ConnectionConfig& cfg, Rng& rng);
   // SYN-cookie completion (RFC 4987 §3.6): an ESTABLISHED connection with SND.UNA = SND.NXT = iss + 1 and
-  // RCV.NXT = irs + 1, no options but the MSS (no window scaling, SACK or timestamps). The send window is
-  // unknown until the layer passes the completing ACK to on_segment(), which it should do next (that ACK
-  // may carry data, and its window opens ours).
+  // RCV.NXT = irs + 1. Without `ts`, no options but the MSS (no window scaling, SACK or timestamps). With `ts`
+  // (the cookie was echoed in the final ACK's timestamps, syn_cookie.hpp), timestamps with the clock offset the
+  // cookie used, and the window scaling and SACK it carried, as if the handshake had kept state. The send window
+  // is unknown until the layer passes the completing ACK to on_segment(), which it should do next (that ACK may
+  // carry data, and its window opens ours).
+  struct CookieTimestamps {
+    std::uint32_t ts_recent = 0;  // the final ACK's TSval
+    std::uint32_t ts_offset = 0;  // the clock offset of the cookie SYN-ACK's TSval
+    std::optional<std::uint8_t> peer_wscale;
+    bool sack = false;
+  };
   static std::unique_ptr<Connection> from_cookie(Instant now, const FourTuple& t, SeqNum iss, SeqNum irs,
                                                  std::uint16_t peer_mss, std::uint16_t local_mss,
-                                                 const ConnectionConfig& cfg, Rng& rng);
+                                                 const ConnectionConfig& cfg, Rng& rng,
+                                                 const std::optional<CookieTimestamps>& ts = std::nullopt);
+  // The window scale a connection with `cfg` announces in its SYN or SYN-ACK (0 without window scaling).
+  static std::uint8_t announced_wscale(const ConnectionConfig& cfg) noexcept;
 
   // A segment for this 4-tuple whose checksum the layer verified. Queues whatever answer is due (ACK,
   // challenge ACK, RST), which the next poll_transmit emits.

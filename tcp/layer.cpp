@@ -630,8 +630,10 @@ void TcpLayer::on_listener_segment(Instant now, std::uint32_t li, const FourTupl
         l.cookies_recent(now, 2 * SynCookies::kSlot)) {
       const SeqNum iss = *seg.ack - 1;
       const SeqNum irs = seg.seq - 1;
-      if (const auto mss = cookies_.check(now, t.local, t.remote, irs, iss)) {
-        complete_cookie(now, li, t, seg, *mss);
+      std::optional<Connection::CookieTimestamps> ts;
+      const auto mss = cookies_.check(now, t.local, t.remote, irs, iss);
+      if (mss && cookie_timestamps(now, t, seg, ls.cfg, ts)) {
+        complete_cookie(now, li, t, seg, *mss, ts);
         return;
       }
       ++counters_.syn_cookies_rejected;
@@ -663,9 +665,21 @@ void TcpLayer::on_listener_segment(Instant now, std::uint32_t li, const FourTupl
       synack.control = Control::kSyn;
       synack.seq = cookies_.make(now, t.local, t.remote, seg.seq, peer_mss);
       synack.ack = seg.seq + 1;
-      // No window scaling on a cookie connection: the largest unscaled window the buffer allows.
+      // A SYN's window is never scaled (RFC 7323 §2.2): the largest the buffer allows.
       synack.window = std::uint16_t(std::min<std::size_t>(ls.cfg.recv_buffer, 65535));
       synack.mss = local_mss(t.remote.addr);
+      if (ls.cfg.timestamps && seg.timestamps) {
+        // The other options ride in our TSval (syn_cookie.hpp), each offered only as accept() would.
+        SynCookies::TsOptions o;
+        if (ls.cfg.window_scaling && seg.window_scale) {
+          o.peer_wscale = std::min(*seg.window_scale, kMaxWindowScale);
+          synack.window_scale = Connection::announced_wscale(ls.cfg);
+        }
+        o.sack = ls.cfg.sack && seg.sack_permitted;
+        synack.sack_permitted = o.sack;
+        const std::uint32_t ts_now = std::uint32_t(now.millis()) + cookies_.ts_offset(t.local, t.remote);
+        synack.timestamps = Timestamps{SynCookies::encode_tsval(ts_now, o), seg.timestamps->tsval};
+      }
       l.note_cookie_sent(now);
       ++counters_.syn_cookies_sent;
       queue_control(t.local.addr, t.remote.addr, synack);
@@ -700,7 +714,7 @@ void TcpLayer::on_listener_segment(Instant now, std::uint32_t li, const FourTupl
 }
 
 void TcpLayer::complete_cookie(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg,
-                               std::uint16_t mss) noexcept {
+                               std::uint16_t mss, const std::optional<Connection::CookieTimestamps>& ts) noexcept {
   ListenerSlot& ls = listeners_[li];
   Listener& l = *ls.listener;
   const ListenerHandle lh{li, ls.generation};
@@ -716,7 +730,7 @@ void TcpLayer::complete_cookie(Instant now, std::uint32_t li, const FourTuple& t
   const SeqNum irs = seg.seq - 1;
   std::unique_ptr<Connection> c;
   try {
-    c = Connection::from_cookie(now, t, iss, irs, mss, local_mss(t.remote.addr), ls.cfg, rng_);
+    c = Connection::from_cookie(now, t, iss, irs, mss, local_mss(t.remote.addr), ls.cfg, rng_, ts);
   } catch (...) {
     ++counters_.drop_no_memory;
     return;
@@ -747,7 +761,8 @@ bool TcpLayer::cookie_supersedes(Instant now, std::uint32_t index, const FourTup
   Listener* l = listener_for(s.listener);
   if (l == nullptr || !l->cookies_recent(now, 2 * SynCookies::kSlot)) return false;
   const auto mss = cookies_.check(now, t.local, t.remote, seg.seq - 1, *seg.ack - 1);
-  if (!mss) return false;
+  std::optional<Connection::CookieTimestamps> ts;
+  if (!mss || !cookie_timestamps(now, t, seg, listeners_[s.listener.index].cfg, ts)) return false;
   if (l->accept_queue_full()) {
     // Keep the half-open entry (its SYN-ACK may still complete it); the peer retransmits this ACK.
     ++counters_.drop_accept_queue_full;
@@ -760,7 +775,19 @@ bool TcpLayer::cookie_supersedes(Instant now, std::uint32_t index, const FourTup
   ++counters_.half_open_superseded;
   s.owner = Owner::kOrphan;
   reap(index);
-  complete_cookie(now, li, t, seg, *mss);
+  complete_cookie(now, li, t, seg, *mss, ts);
+  return true;
+}
+
+bool TcpLayer::cookie_timestamps(Instant now, const FourTuple& t, const Repr& seg, const ConnectionConfig& cfg,
+                                 std::optional<Connection::CookieTimestamps>& out) const noexcept {
+  out.reset();
+  if (!cfg.timestamps || !seg.timestamps) return true;  // a cookie without options
+  const std::optional<SynCookies::TsOptions> o = SynCookies::decode_tsecr(seg.timestamps->tsecr);
+  const std::uint32_t offset = cookies_.ts_offset(t.local, t.remote);
+  const std::uint32_t ts_now = std::uint32_t(now.millis()) + offset;  // Connection::tsval's clock
+  if (!o || std::int32_t(ts_now - seg.timestamps->tsecr) < 0) return false;
+  out = Connection::CookieTimestamps{seg.timestamps->tsval, offset, o->peer_wscale, o->sack};
   return true;
 }
 

@@ -226,8 +226,13 @@ class TcpLayer final : public ip::TransportHandler {
   void on_listener_segment(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg) noexcept;
   // The final ACK of a SYN-cookie handshake whose cookie validated (RFC 4987 §3.6): rebuilds the connection
   // and queues it for accept(), or drops the ACK (the peer retransmits) when the accept queue is full.
-  void complete_cookie(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg,
-                       std::uint16_t mss) noexcept;
+  void complete_cookie(Instant now, std::uint32_t li, const FourTuple& t, const Repr& seg, std::uint16_t mss,
+                       const std::optional<Connection::CookieTimestamps>& ts) noexcept;
+  // What the final ACK's timestamps say of a cookie (syn_cookie.hpp): the options its TSecr echoes, nothing
+  // when it carries no timestamps (or the listener offers none), or false for a TSecr no cookie SYN-ACK of ours
+  // held (a reserved bit set, or ahead of our clock).
+  bool cookie_timestamps(Instant now, const FourTuple& t, const Repr& seg, const ConnectionConfig& cfg,
+                         std::optional<Connection::CookieTimestamps>& out) const noexcept;
   // A pure ACK for a half-open connection that is really the final ACK of a cookie SYN-ACK we sent for the
   // same 4-tuple (the peer's SYN was retransmitted after the SYN queue had room): true when it took over.
   bool cookie_supersedes(Instant now, std::uint32_t index, const FourTuple& t, const Repr& seg) noexcept;

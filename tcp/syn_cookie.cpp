@@ -1,6 +1,8 @@
 // SYN cookie encoding and validation (RFC 4987 §3.6); see syn_cookie.hpp for the layout.
 #include "tcp/syn_cookie.hpp"
 
+#include <algorithm>
+
 #include "stack/bytes.hpp"
 
 namespace tapstack::tcp {
@@ -40,6 +42,36 @@ std::uint32_t SynCookies::hash(const ip::Endpoint& local, const ip::Endpoint& re
   store_be64(in, 41, t);
   store_u8(in, 49, std::uint8_t(mss_index));
   return std::uint32_t(siphash24(key_, in)) & kHashMask;
+}
+
+std::uint32_t SynCookies::ts_offset(const ip::Endpoint& local, const ip::Endpoint& remote) const noexcept {
+  // A different input layout from hash() (a leading tag), so the two never collide on one input.
+  std::array<std::byte, 1 + 1 + 16 + 2 + 16 + 2> in{};
+  in[0] = std::byte{0x54};  // 'T'
+  in[1] = std::byte(local.addr.family());
+  copy_bytes(MutableBytes{in}.subspan(2, 16), local.addr.bytes());
+  store_be16(in, 18, local.port);
+  copy_bytes(MutableBytes{in}.subspan(20, 16), remote.addr.bytes());
+  store_be16(in, 36, remote.port);
+  return std::uint32_t(siphash24(key_, in));
+}
+
+std::uint32_t SynCookies::encode_tsval(std::uint32_t ts_now, const TsOptions& o) noexcept {
+  constexpr std::uint32_t mask = (1u << kTsBits) - 1;
+  const std::uint32_t bits = (o.peer_wscale ? std::min<std::uint32_t>(*o.peer_wscale, 14) : kNoWscale) |
+                             (o.sack ? 0x10u : 0u);
+  std::uint32_t ts = (ts_now & ~mask) | bits;
+  if (std::int32_t(ts - ts_now) > 0) ts -= mask + 1;  // not ahead of the clock (modular, as timestamps are)
+  return ts;
+}
+
+std::optional<SynCookies::TsOptions> SynCookies::decode_tsecr(std::uint32_t tsecr) noexcept {
+  if ((tsecr & 0x20u) != 0) return std::nullopt;  // the reserved bit: never set by encode_tsval
+  TsOptions o;
+  const std::uint32_t ws = tsecr & 0xfu;  // 0..14, or kNoWscale
+  if (ws != kNoWscale) o.peer_wscale = std::uint8_t(ws);
+  o.sack = (tsecr & 0x10u) != 0;
+  return o;
 }
 
 SeqNum SynCookies::make(Instant now, const ip::Endpoint& local, const ip::Endpoint& remote, SeqNum irs,

@@ -17,8 +17,13 @@ namespace tapstack::tcp {
 //   bits 26..24  index into kMssTable of the largest entry <= the peer's MSS
 //   bits 23..0   SipHash-2-4(secret, local, remote, peer ISN, t, mss index) truncated to 24 bits
 // A cookie validates during the slot it was made in and the next one (RFC 4987 §3.6: "a cookie is valid
-// for a limited time"), so it lives between one and two slots. Window scale, SACK-permitted and timestamps are
-// not encoded (the deviation RFC 4987 §3.6 describes): a cookie connection runs without them.
+// for a limited time"), so it lives between one and two slots.
+//
+// When the SYN carried timestamps, the SYN-ACK's TSval carries the rest, as Linux does: its low kTsBits bits
+// hold the peer's window scale (0..14, kNoWscale for none) and SACK-permitted, and the peer echoes them in the
+// TSecr of its final ACK. Without timestamps a cookie connection runs without window scaling or SACK (the
+// deviation RFC 4987 §3.6 describes). The TSval itself is the connection's clock, offset by a keyed hash of the
+// two endpoints (RFC 7323 §5.4), so the connection built from the cookie goes on from it.
 class SynCookies {
  public:
   static constexpr Duration kSlot = seconds(64);
@@ -38,6 +43,23 @@ class SynCookies {
                                      SeqNum cookie) const noexcept;
   // The MSS a cookie carries for a peer MSS: the largest table entry <= peer_mss (at least kMssTable[0]).
   static std::uint16_t encodable_mss(std::uint16_t peer_mss) noexcept;
+
+  // The options a cookie's TSval carries.
+  struct TsOptions {
+    std::optional<std::uint8_t> peer_wscale;  // 0..14; nullopt: no window scaling
+    bool sack = false;
+    friend bool operator==(const TsOptions&, const TsOptions&) = default;
+  };
+  static constexpr int kTsBits = 6;
+  static constexpr std::uint32_t kNoWscale = 0xf;
+  // The timestamp offset of a cookie connection between these endpoints (a keyed hash, RFC 7323 §5.4).
+  std::uint32_t ts_offset(const ip::Endpoint& local, const ip::Endpoint& remote) const noexcept;
+  // The TSval of a cookie SYN-ACK: `ts_now` (the connection's clock now) with its low kTsBits bits replaced by
+  // `o`, stepped back one unit of 2^kTsBits if that went past ts_now, so that later TSvals do not go backwards.
+  static std::uint32_t encode_tsval(std::uint32_t ts_now, const TsOptions& o) noexcept;
+  // The options an echoed TSval (the final ACK's TSecr) carries; nullopt for values no cookie holds (a reserved
+  // bit set).
+  static std::optional<TsOptions> decode_tsecr(std::uint32_t tsecr) noexcept;
 
  private:
   static std::uint64_t slot(Instant now) noexcept;

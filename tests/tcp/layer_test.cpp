@@ -314,7 +314,7 @@ TEST(TcpLayer, SynQueueFull_CookieSynAck_FinalAckCreatesTheConnection) {
   EXPECT_EQ(cookie.flags(), Control::kSyn | Control::kAck);
   EXPECT_EQ(cookie.ack, std::optional<SeqNum>{SeqNum{5001}});
   EXPECT_EQ(cookie.mss, std::optional<std::uint16_t>{1460});
-  EXPECT_EQ(cookie.window_scale, std::nullopt);  // not encodable in a cookie
+  EXPECT_EQ(cookie.window_scale, std::nullopt);  // no timestamps in the SYN: nowhere to keep it
   EXPECT_FALSE(cookie.sack_permitted);
   EXPECT_EQ(h.layer.counters().syn_cookies_sent, 1u);
   EXPECT_EQ(h.layer.connection_count(), 1u);  // no state kept for the cookie
@@ -347,6 +347,66 @@ TEST(TcpLayer, SynQueueFull_CookieSynAck_FinalAckCreatesTheConnection) {
   ASSERT_EQ(to_client.size(), 1u);
   EXPECT_EQ(to_client[0].ack, std::optional<SeqNum>{SeqNum{5006}});
   EXPECT_EQ(to_client[0].seq, cookie.seq + 1);
+}
+
+// With timestamps in the SYN, the cookie SYN-ACK also offers window scaling and SACK, carried in its TSval
+// (syn_cookie.hpp, as Linux does), and the connection the final ACK builds has all three; its timestamps go on
+// from the SYN-ACK's. A TSecr that no cookie of ours held (the reserved bit set) is refused.
+TEST(TcpLayer, CookieWithTimestamps_KeepsWindowScalingSackAndTimestamps) {
+  Harness h{tiny_syn_queue()};
+  const auto l = h.layer.listen({kUs, kPort}, 4);
+  ASSERT_TRUE(l);
+  h.feed(SegmentBuilder().ports(40001, kPort).seq(100).syn().mss(1460).wscale(7).sack_permitted());
+  h.poll_one();  // the SYN queue (1) is now full
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5000).syn().mss(1460).wscale(7).sack_permitted().timestamps(
+      777, 0));
+  const Repr cookie = h.poll_one();
+  ASSERT_EQ(h.layer.counters().syn_cookies_sent, 1u);
+  ASSERT_TRUE(cookie.timestamps);
+  EXPECT_EQ(cookie.timestamps->tsecr, 777u);
+  EXPECT_EQ(cookie.timestamps->tsval & 0x3f, 7u | 0x10u);  // wscale 7, SACK
+  EXPECT_EQ(cookie.window_scale, std::optional<std::uint8_t>{Connection::announced_wscale(ConnectionConfig{})});
+  EXPECT_TRUE(cookie.sack_permitted);
+  const std::uint8_t our_shift = *cookie.window_scale;
+  ASSERT_GT(our_shift, 0);
+
+  // A forged TSecr (reserved bit) with a valid cookie: refused, answered with a RST.
+  h.now += milliseconds{5};
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1).timestamps(778,
+      cookie.timestamps->tsval | 0x20));
+  EXPECT_EQ(h.layer.counters().syn_cookies_rejected, 1u);
+  EXPECT_EQ(h.poll_one().flags(), Control::kRst);
+
+  // The real final ACK (window 1000 << 7) with data: the connection has the options.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5001).ack(cookie.seq + 1).window(1000).timestamps(
+      778, cookie.timestamps->tsval).payload("hello"));
+  EXPECT_EQ(h.layer.counters().syn_cookies_accepted, 1u);
+  const auto c = h.layer.accept(*l);
+  ASSERT_TRUE(c);
+  Connection* conn = h.layer.connection(*c);
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(conn->send_mss(), 1460 - 12);  // timestamps on: 12 option bytes per segment
+  // A segment past a hole draws an immediate ACK with a SACK block, our TSval after the cookie's and the
+  // peer's TSval echoed, and our window scaled by the shift the SYN-ACK announced.
+  h.feed(SegmentBuilder().ports(40002, kPort).seq(5016).ack(cookie.seq + 1).window(1000).timestamps(
+      779, cookie.timestamps->tsval).payload("later"));
+  std::vector<Repr> to_client;
+  for (const Sent& s : h.poll())
+    if (s.repr.dst_port == 40002) to_client.push_back(s.repr);
+  ASSERT_EQ(to_client.size(), 1u);
+  const Repr& ack = to_client[0];
+  EXPECT_EQ(ack.ack, std::optional<SeqNum>{SeqNum{5006}});
+  ASSERT_EQ(ack.sacks().size(), 1u);
+  EXPECT_EQ(ack.sacks()[0], (SackBlock{SeqNum{5016}, SeqNum{5021}}));
+  ASSERT_TRUE(ack.timestamps);
+  EXPECT_EQ(ack.timestamps->tsecr, 778u);  // TS.Recent: the last in-order segment's TSval
+  EXPECT_GE(std::int32_t(ack.timestamps->tsval - cookie.timestamps->tsval), 0);
+  EXPECT_LE(std::int32_t(ack.timestamps->tsval - cookie.timestamps->tsval), 64 + 5);
+  // Scaled: within one unit of the free buffer (unscaled, a 128 KiB buffer would show as 65535).
+  const std::int64_t advertised = std::int64_t(ack.window) << our_shift;
+  const std::int64_t free = std::int64_t(conn->stats().recv_buffer) - 5;
+  EXPECT_LE(std::abs(advertised - free), std::int64_t{1} << our_shift) << ack.window;
+  EXPECT_LT(ack.window, 0xffff);
 }
 
 // The CLI's 1000-connection test: a SYN answered with a cookie (SYN queue full) and retransmitted once the

@@ -115,6 +115,37 @@ TEST(Isn, DiffersPerTupleAndAdvancesWithTime) {
   EXPECT_NE(g2.isn(kT0, kLocal, kRemote), a);
 }
 
+// The options a cookie SYN-ACK carries in its TSval's low 6 bits: every window scale and SACK combination
+// decodes back; the TSval never runs ahead of the clock it was taken from, by less than 64 units.
+TEST(SynCookies, TsvalCarriesWindowScaleAndSack_NeverAheadOfTheClock) {
+  for (const std::uint32_t ts_now : {0u, 1u, 63u, 64u, 1000u, 0xffffffc0u, 0xffffffffu}) {
+    for (int ws = -1; ws <= 14; ++ws) {
+      for (const bool sack : {false, true}) {
+        SynCookies::TsOptions o;
+        if (ws >= 0) o.peer_wscale = std::uint8_t(ws);
+        o.sack = sack;
+        const std::uint32_t v = SynCookies::encode_tsval(ts_now, o);
+        EXPECT_EQ(SynCookies::decode_tsecr(v), std::optional<SynCookies::TsOptions>{o}) << ts_now << " " << ws;
+        const std::int32_t behind = std::int32_t(ts_now - v);
+        EXPECT_GE(behind, 0) << ts_now;
+        EXPECT_LT(behind, 64) << ts_now;
+      }
+    }
+  }
+  // A peer window scale above 14 is taken as 14 (RFC 7323 §2.3).
+  EXPECT_EQ(SynCookies::decode_tsecr(SynCookies::encode_tsval(5000, {std::uint8_t{20}, false}))->peer_wscale, 14);
+  // The reserved bit is never set by us: such a TSecr is refused.
+  EXPECT_EQ(SynCookies::decode_tsecr(0x20), std::nullopt);
+  EXPECT_EQ(SynCookies::decode_tsecr(0x3f), std::nullopt);
+  // The offset is a keyed hash of the endpoints.
+  SeededRng rng{12};
+  const SynCookies c{rng};
+  EXPECT_EQ(c.ts_offset(kLocal, kRemote), c.ts_offset(kLocal, kRemote));
+  EXPECT_NE(c.ts_offset(kLocal, kRemote), c.ts_offset(kLocal, ip::Endpoint{kRemote.addr, 40001}));
+  SeededRng rng2{13};
+  EXPECT_NE(SynCookies{rng2}.ts_offset(kLocal, kRemote), c.ts_offset(kLocal, kRemote));
+}
+
 TEST(Isn, OffsetsAreSpreadAcrossTuples) {
   SeededRng rng{11};
   IsnGenerator g{rng};
