@@ -8,6 +8,7 @@
 
 #include "ip/arp.hpp"
 #include "ip/ethernet.hpp"
+#include "ip/expiring.hpp"
 #include "ip/icmpv4.hpp"
 #include "ip/ipv4.hpp"
 
@@ -70,6 +71,7 @@ Interface::Interface(Link& link, InterfaceConfig cfg, Rng& rng)
   if (cfg_.ipv4 && cfg_.ipv4->prefix_len > 32) throw std::invalid_argument("ip::Interface: IPv4 prefix length > 32");
   if (cfg_.mac.is_multicast()) throw std::invalid_argument("ip::Interface: the interface MAC must be unicast");
   if (cfg_.default_ttl == 0) cfg_.default_ttl = 64;
+  redirects4_.reserve(kMaxRedirects4);  // put_expiring never allocates
   if (cfg_.ipv4 && cfg_.ipv4->prefix_len < 31) {
     has_subnet_bcast_ = true;
     subnet_bcast_ = cfg_.ipv4->subnet_broadcast().to_u32();
@@ -367,25 +369,9 @@ void Interface::on_icmp_redirect(Instant now, const RxDatagram& d, Ipv4Address g
     return;
   }
   ++counters_.icmp_redirects_accepted;
-  constexpr std::size_t kMaxRedirects = 64;
-  constexpr Duration kRedirectTimeout = seconds(600);
   const Ipv4Address dst = quote->dst;
-  for (auto& e : redirects4_) {
-    if (e.dst == dst) {
-      e.gateway = gw;
-      e.expires = now + kRedirectTimeout;
-      return;
-    }
-  }
-  if (redirects4_.size() >= kMaxRedirects) {
-    const auto sooner = [](const Redirect4& a, const Redirect4& b) { return a.expires < b.expires; };
-    redirects4_.erase(std::min_element(redirects4_.begin(), redirects4_.end(), sooner));
-  }
-  try {
-    redirects4_.push_back({dst, gw, now + kRedirectTimeout});
-  } catch (const std::bad_alloc&) {
-    return;  // not kept: the old route still works
-  }
+  put_expiring(redirects4_, kMaxRedirects4, Redirect4{dst, gw, now + kRedirect4Timeout},
+               [&](const Redirect4& e) { return e.dst == dst; });
 }
 
 void Interface::send_icmp_error(Instant now, const RxDatagram& d, std::uint8_t type, std::uint8_t code) noexcept {

@@ -207,6 +207,8 @@ class Interface final : public IpSender {
     Ipv4Address dst, gateway;
     Instant expires;
   };
+  static constexpr std::size_t kMaxRedirects4 = 64;  // (see InterfaceConfig::accept_redirects4)
+  static constexpr Duration kRedirect4Timeout = seconds(600);
   std::vector<Redirect4> redirects4_;
   IcmpRateLimiter icmp_limiter_;
   std::array<TransportHandler*, 256> handlers_{};

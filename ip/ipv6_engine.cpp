@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "ip/ethernet.hpp"
+#include "ip/expiring.hpp"
 
 namespace tapstack::ip {
 
@@ -517,19 +518,8 @@ void Ipv6Engine::on_redirect(Instant now, const Rx& rx, const RedirectRepr& r) n
                      r.target != r.destination ? std::optional<bool>{true} : std::nullopt);
   }
   ++counters_.ndp_redirects_accepted;
-  for (auto& e : redirects_) {
-    if (e.dst == r.destination) {
-      e.next_hop = r.target;
-      e.expires = now + cfg_.redirect_timeout;
-      return;
-    }
-  }
-  if (cfg_.max_redirects == 0) return;
-  if (redirects_.size() >= cfg_.max_redirects) {
-    const auto sooner = [](const RedirectEntry& a, const RedirectEntry& b) { return a.expires < b.expires; };
-    redirects_.erase(std::min_element(redirects_.begin(), redirects_.end(), sooner));
-  }
-  redirects_.push_back({r.destination, r.target, now + cfg_.redirect_timeout});  // capacity reserved
+  put_expiring(redirects_, cfg_.max_redirects, RedirectEntry{r.destination, r.target, now + cfg_.redirect_timeout},
+               [&](const RedirectEntry& e) { return e.dst == r.destination; });
 }
 
 void Ipv6Engine::flush_to(Instant now, MacAddress mac, Bytes packet) noexcept {
@@ -619,22 +609,13 @@ void Ipv6Engine::on_ra(Instant now, const Rx& rx, const RouterAdvertRepr& ra) no
     for (std::size_t i = 0; i < r.count(); ++i) {
       const Ipv6Address a = r.address(i);
       if (a.is_multicast() || a.is_unspecified()) continue;
-      auto d = std::find_if(dns_.begin(), dns_.end(), [&](const DnsServer& s) { return s.addr == a; });
+      const auto same = [&](const DnsServer& s) { return s.addr == a; };
       if (r.lifetime == 0) {
-        if (d != dns_.end()) dns_.erase(d);
+        std::erase_if(dns_, same);
         continue;
       }
-      if (d != dns_.end()) {
-        d->expires = lifetime_deadline(now, r.lifetime);
-      } else {
-        if (dns_.size() >= cfg_.max_dns_servers) {
-          if (dns_.empty()) continue;
-          dns_.erase(std::min_element(dns_.begin(), dns_.end(),
-                                      [](const DnsServer& x, const DnsServer& y) { return x.expires < y.expires; }));
-        }
-        dns_.push_back({a, lifetime_deadline(now, r.lifetime)});
-      }
-      ++counters_.rdnss_updates;
+      if (put_expiring(dns_, cfg_.max_dns_servers, DnsServer{a, lifetime_deadline(now, r.lifetime)}, same))
+        ++counters_.rdnss_updates;
     }
   });
 }
@@ -848,18 +829,8 @@ void Ipv6Engine::lower_pmtu(Instant now, const Ipv6Address& dst, std::size_t mtu
   mtu = std::max(kIpv6MinMtu, std::min(mtu, link_mtu()));
   if (mtu >= path_mtu(dst)) return;  // RFC 8201 §4: a PTB never raises the estimate
   ++counters_.pmtu_lowered;
-  for (auto& e : pmtu_) {
-    if (e.dst == dst) {
-      e.mtu = mtu;
-      e.expires = now + cfg_.pmtu_timeout;
-      return;
-    }
-  }
-  if (cfg_.max_pmtu_entries == 0) return;
-  if (pmtu_.size() >= cfg_.max_pmtu_entries)
-    pmtu_.erase(std::min_element(pmtu_.begin(), pmtu_.end(),
-                                 [](const PmtuEntry& a, const PmtuEntry& b) { return a.expires < b.expires; }));
-  pmtu_.push_back({dst, mtu, now + cfg_.pmtu_timeout});
+  put_expiring(pmtu_, cfg_.max_pmtu_entries, PmtuEntry{dst, mtu, now + cfg_.pmtu_timeout},
+               [&](const PmtuEntry& e) { return e.dst == dst; });
 }
 
 Ipv4Address Ipv6Engine::limiter_key(const Ipv6Address& a) const noexcept {
