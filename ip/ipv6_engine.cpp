@@ -1224,32 +1224,29 @@ void Ipv6Engine::send_state_change(Instant now, const MldRecord& rec) noexcept {
 }
 
 void Ipv6Engine::send_mldv1(Instant now, Icmpv6Type type, const Ipv6Address& group) noexcept {
-  // RFC 3590 §4: from the link-local address, or :: while none is usable.
-  const auto* ll = find_addr(link_local_);
-  const Ipv6Address src = ll != nullptr && ll->usable() ? link_local_ : kUnspecified;
-  const MutableBytes frame{ndp_buf_};
-  const std::size_t len = emit_mldv1_packet(frame.subspan(kEth), src, type, group);
+  const std::size_t len = emit_mldv1_packet(MutableBytes{ndp_buf_}.subspan(kEth), mld_source(), type, group);
   if (len == 0) return;
-  const Ipv6Address& dst = type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters;
-  emit_ethernet_header(frame, ipv6_multicast_mac(dst), cfg_.mac, EtherType::kIpv6);
   ++(type == Icmpv6Type::kMldv1Report ? counters_.mldv1_reports_sent : counters_.mldv1_dones_sent);
-  if (!link_.transmit(now, Bytes{frame.first(kEth + len)})) {
-    ++counters_.drop_tx_link;
-    return;
-  }
-  ++counters_.tx_frames;
+  send_mld_frame(now, type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters, len);
 }
 
 void Ipv6Engine::send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept {
-  // RFC 3810 §5.2.13: from the link-local address, or :: while it is not yet usable (during its own DAD).
-  const auto* ll = find_addr(link_local_);
-  const Ipv6Address src = ll != nullptr && ll->usable() ? link_local_ : kUnspecified;
-  const MutableBytes frame{ndp_buf_};
-  const std::size_t len = emit_mldv2_report_packet(frame.subspan(kEth), src, recs);
+  const std::size_t len = emit_mldv2_report_packet(MutableBytes{ndp_buf_}.subspan(kEth), mld_source(), recs);
   if (len == 0) return;
-  emit_ethernet_header(frame, ipv6_multicast_mac(kIpv6AllMldv2Routers), cfg_.mac, EtherType::kIpv6);
   ++counters_.mld_reports_sent;
-  if (!link_.transmit(now, Bytes{frame.first(kEth + len)})) {
+  send_mld_frame(now, kIpv6AllMldv2Routers, len);
+}
+
+Ipv6Address Ipv6Engine::mld_source() const noexcept {
+  // RFC 3810 §5.2.13, RFC 3590 §4: the link-local address, or :: while it is not yet usable (during its DAD).
+  const auto* ll = find_addr(link_local_);
+  return ll != nullptr && ll->usable() ? link_local_ : kUnspecified;
+}
+
+void Ipv6Engine::send_mld_frame(Instant now, const Ipv6Address& dst, std::size_t len) noexcept {
+  const MutableBytes frame = MutableBytes{ndp_buf_}.first(kEth + len);
+  emit_ethernet_header(frame, ipv6_multicast_mac(dst), cfg_.mac, EtherType::kIpv6);
+  if (!link_.transmit(now, Bytes{frame})) {
     ++counters_.drop_tx_link;
     return;
   }

@@ -239,6 +239,9 @@ class Ipv6Engine {
   void schedule_mld_group_answer(const Ipv6Address& group, Instant at) noexcept;
   void on_mldv1_report(Instant now, const Rx& rx, const Icmpv6View& v) noexcept;
   void send_mld_records(Instant now, std::span<const MldRecord> recs) noexcept;
+  Ipv6Address mld_source() const noexcept;
+  // Sends the MLD packet of `len` bytes already built at ndp_buf_[kEth, ...) to `dst`'s multicast MAC.
+  void send_mld_frame(Instant now, const Ipv6Address& dst, std::size_t len) noexcept;
   Ipv4Address limiter_key(const Ipv6Address& a) const noexcept;  // the rate limiter is keyed by 4 bytes
 
   Link& link_;
