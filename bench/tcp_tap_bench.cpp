@@ -25,7 +25,6 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,13 +83,8 @@ struct Options {
   std::_Exit(2);
 }
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
-// One thread's user and system CPU time and context switches (getrusage(RUSAGE_THREAD)), for --verbose.
+// One thread's user and system CPU time and context switches (getrusage(RUSAGE_THREAD)): the sum is printed on
+// each result line, the details with --verbose.
 struct ThreadUsage {
   double user_s = 0, sys_s = 0;
   long voluntary = 0, involuntary = 0;
@@ -100,6 +94,7 @@ struct ThreadUsage {
     const auto secs = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
     return {secs(ru.ru_utime), secs(ru.ru_stime), ru.ru_nvcsw, ru.ru_nivcsw};
   }
+  double cpu_s() const noexcept { return user_s + sys_s; }
   ThreadUsage operator-(const ThreadUsage& o) const {
     return {user_s - o.user_s, sys_s - o.sys_s, voluntary - o.voluntary, involuntary - o.involuntary};
   }
@@ -120,10 +115,9 @@ struct Run {
   bool done = false;
   std::string error;
   SteadyTime first{}, last{};
-  // CPU time of each thread (user + system) from the start of the connection (after IPv6 DAD) to its end.
-  double stack_cpu_s = 0, kernel_cpu_s = 0;
-  double stack_cpu0 = 0, kernel_cpu0 = 0;  // each thread's CPU time when its connection work began
-  ThreadUsage stack_usage0, kernel_usage0, stack_usage, kernel_usage;  // the same span, in more detail
+  // Each thread's CPU time and context switches from the start of the connection (after IPv6 DAD) to its end:
+  // *_usage0 when its connection work began, then *_usage the span.
+  ThreadUsage stack_usage0, kernel_usage0, stack_usage, kernel_usage;
   bool listening = false;  // under `m`; the kernel sender waits for it on `cv` (it used to spin on sched_yield,
                            // which charged the whole DAD wait, 1-2 s, to the kernel thread's CPU over IPv6)
   void set_listening() {
@@ -179,7 +173,6 @@ class StackSide {
     std::vector<std::byte> pattern(kChunk), rx(kChunk);
     for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = std::byte(i * 131 + 7);
     Instant now = clock_.now();
-    run.stack_cpu0 = thread_cpu_seconds();
     run.stack_usage0 = ThreadUsage::now();
     const ip::IpAddress stack_addr = opts_.ipv6 ? ip::IpAddress{kStackAddr6} : ip::IpAddress{kStackAddr};
     const ip::IpAddress kernel_addr = opts_.ipv6 ? ip::IpAddress{kKernelAddr6} : ip::IpAddress{ip::Ipv4Address{{192, 0, 2, 1}}};
@@ -362,7 +355,6 @@ void kernel_sender(std::uint64_t bytes, const Options& o, Run& run) {
     run.cv.wait(g, [&] { return run.listening || run.done; });
     if (run.done) return;  // the stack side failed before it listened
   }
-  run.kernel_cpu0 = thread_cpu_seconds();
   run.kernel_usage0 = ThreadUsage::now();
   const KernelAddr sa = kernel_sockaddr(o.ipv6, /*stack_side=*/true);
   const int fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -415,13 +407,11 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   }
   std::thread stack_thread{[&] {
     stack.run(d, run);
-    run.stack_cpu_s = thread_cpu_seconds() - run.stack_cpu0;
     run.stack_usage = ThreadUsage::now() - run.stack_usage0;
   }};
   std::thread kernel_thread{[&] {
     if (d == Direction::kStackToLinux) kernel_receiver(listen_fd, o.bytes, run);
     else kernel_sender(o.bytes, o, run);
-    run.kernel_cpu_s = thread_cpu_seconds() - run.kernel_cpu0;
     run.kernel_usage = ThreadUsage::now() - run.kernel_usage0;
   }};
   {
@@ -443,8 +433,8 @@ void run_direction(Link& link, const tap::TapLinkCounters& link_counters, Direct
   if (listen_fd >= 0) ::close(listen_fd);
   const double secs = std::chrono::duration<double>(run.last - run.first).count();
   std::printf("%s%s %s bytes in %.3f s: %.2f Gbit/s (cpu: stack thread %.2f s, kernel socket thread %.2f s)\n",
-              name(d), o.ipv6 ? " (IPv6)" : "", human_bytes(o.bytes).c_str(), secs, double(o.bytes) * 8 / secs / 1e9, run.stack_cpu_s,
-              run.kernel_cpu_s);
+              name(d), o.ipv6 ? " (IPv6)" : "", human_bytes(o.bytes).c_str(), secs, double(o.bytes) * 8 / secs / 1e9, run.stack_usage.cpu_s(),
+              run.kernel_usage.cpu_s());
   std::fflush(stdout);
   if (o.verbose) {
     run.stack_usage.print("stack");
