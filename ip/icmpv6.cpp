@@ -502,7 +502,6 @@ std::optional<MldQuery> MldQuery::parse(const Icmpv6View& v) noexcept {
     return std::nullopt;
   }
   q.max_response_code = load_be16(m, 4);
-  q.max_response_ms = q.v2 ? mld_max_response_ms(q.max_response_code) : q.max_response_code;
   q.group = Ipv6Address::from_bytes(m.subspan(8, 16));
   return q;
 }

@@ -308,8 +308,10 @@ std::uint32_t mld_max_response_ms(std::uint16_t code) noexcept;
 // or more (every source it names inside the message) MLDv2; any other length is not a valid query.
 struct MldQuery {
   bool v2 = true;
-  std::uint32_t max_response_ms = 0;
   std::uint16_t max_response_code = 0;  // the field as sent; MLDv1 reads it in milliseconds, linearly
+  std::uint32_t max_response_ms() const noexcept {
+    return v2 ? mld_max_response_ms(max_response_code) : max_response_code;
+  }
   Ipv6Address group;               // :: in a General Query
   std::uint16_t source_count = 0;  // MLDv2: a Multicast Address and Source Specific Query names sources
   bool is_general() const noexcept { return group.is_unspecified(); }

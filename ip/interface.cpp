@@ -360,7 +360,7 @@ void Interface::on_icmp_redirect(Instant now, const RxDatagram& d, Ipv4Address g
   const std::optional<Route> current = quote ? route(quote->dst) : std::nullopt;
   const bool from_our_gateway = !d.dst_broadcast && !d.l2_broadcast && quote &&
                                  quote->src == cfg_.ipv4->address && current && !current->broadcast &&
-                                 current->next_hop != quote->dst && IpAddress{current->next_hop} == d.src;
+                                 current->next_hop != quote->dst && current->next_hop == d.src;
   const bool host_on_our_network = cfg_.ipv4->contains(gw) && gw != cfg_.ipv4->address && !is_our_broadcast(gw) &&
                                    !gw.is_broadcast() && (gw.to_u32() & ~cfg_.ipv4->netmask()) != 0;
   const bool valid = from_our_gateway && host_on_our_network && gw != current->next_hop;

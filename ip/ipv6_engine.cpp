@@ -1054,7 +1054,7 @@ void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
       mld_retx_.clear();
       ++counters_.mldv1_mode_entered;
     }
-    mldv1_until_ = now + kMldRobustness * kMldQueryInterval + milliseconds{q->max_response_ms};
+    mldv1_until_ = now + kMldRobustness * kMldQueryInterval + milliseconds{q->max_response_ms()};
   }
   if (in_mldv1_mode(now)) {
     // RFC 2710 §4: one Report per group, each after its own random delay within the Maximum Response Delay. An
@@ -1070,7 +1070,7 @@ void Ipv6Engine::on_mld_query(Instant now, const Rx& rx, const Icmpv6View& v,
     }
     return;
   }
-  const Instant at = now + milliseconds{rng_.uniform(q->max_response_ms + 1)};
+  const Instant at = now + milliseconds{rng_.uniform(q->max_response_ms() + 1)};
   // Rule 1: an answer to a General Query due no later covers this query too.
   if (mld_general_at_ && *mld_general_at_ <= at) return;
   if (q->is_general()) {  // rule 2
