@@ -402,22 +402,36 @@ TEST(Mldv2, ReportPacketMatchesTheTraceBytes) {
   EXPECT_EQ(emit_mldv2_report_packet(MutableBytes{out}.first(75), src, records), 0u);
 }
 
+// The ICMPv6 message of an MLD packet we emitted, after checking that it is sent as MLD is (RFC 3810 §5, RFC 2710
+// §3): from `src` to `dst`, hop limit 1, a Hop-by-Hop header with Router Alert 0, the checksum right.
+std::optional<Icmpv6View> mld_message_of(Bytes packet, const Ipv6Address& src, const Ipv6Address& dst) {
+  const auto ip = Ipv6View::parse(packet);
+  if (!ip) {
+    ADD_FAILURE() << "not an IPv6 packet";
+    return std::nullopt;
+  }
+  EXPECT_EQ(ip->hop_limit(), 1);
+  EXPECT_EQ(ip->src(), src);
+  EXPECT_EQ(ip->dst(), dst);
+  const auto chain = walk_ipv6_chain(*ip);
+  if (!chain) {
+    ADD_FAILURE() << "bad extension header chain";
+    return std::nullopt;
+  }
+  EXPECT_EQ(chain->upper_layer, 58);
+  EXPECT_EQ(chain->router_alert, kRouterAlertMld);
+  auto v = Icmpv6View::parse(ip->bytes().subspan(chain->upper_layer_offset), ph(src, dst));
+  EXPECT_TRUE(v) << "checksum";
+  return v;
+}
+
 TEST(Mldv2, ReportParsesBackAndLibtinsAgrees) {
   const auto src = *Ipv6Address::parse("fe80::1");
   const std::array<MldRecord, 2> records{MldRecord::join(*Ipv6Address::parse("ff02::1:ff00:1")),
                                          MldRecord::leave(*Ipv6Address::parse("ff02::1:ff00:2"))};
   std::vector<std::byte> out(mldv2_report_packet_len(2));
   ASSERT_EQ(emit_mldv2_report_packet(out, src, records), out.size());
-  auto ip = Ipv6View::parse(out);
-  ASSERT_TRUE(ip);
-  EXPECT_EQ(ip->hop_limit(), 1);
-  EXPECT_EQ(ip->dst(), kIpv6AllMldv2Routers);
-  auto chain = walk_ipv6_chain(*ip);
-  ASSERT_TRUE(chain);
-  EXPECT_EQ(chain->upper_layer, 58);
-  EXPECT_EQ(chain->router_alert, kRouterAlertMld);
-  const Bytes icmp = ip->bytes().subspan(chain->upper_layer_offset);
-  auto v = Icmpv6View::parse(icmp, ph(src, kIpv6AllMldv2Routers));
+  const auto v = mld_message_of(out, src, kIpv6AllMldv2Routers);
   ASSERT_TRUE(v);
   auto rep = Mldv2Report::parse(*v);
   ASSERT_TRUE(rep);
@@ -455,20 +469,11 @@ TEST(Mldv1, ReportAndDonePacketsParseBackAndLibtinsAgrees) {
   for (const Icmpv6Type type : {Icmpv6Type::kMldv1Report, Icmpv6Type::kMldv1Done}) {
     std::vector<std::byte> out(kMldv1PacketLen);
     ASSERT_EQ(emit_mldv1_packet(out, src, type, group), 72u);
-    auto ip = Ipv6View::parse(out);
-    ASSERT_TRUE(ip);
-    EXPECT_EQ(ip->hop_limit(), 1);
-    EXPECT_EQ(ip->src(), src);
     const Ipv6Address dst = type == Icmpv6Type::kMldv1Report ? group : kIpv6AllRouters;  // RFC 2710 §5
-    EXPECT_EQ(ip->dst(), dst);
-    auto chain = walk_ipv6_chain(*ip);
-    ASSERT_TRUE(chain);
-    EXPECT_EQ(chain->upper_layer, 58);
-    EXPECT_EQ(chain->router_alert, kRouterAlertMld);
-    const Bytes icmp = ip->bytes().subspan(chain->upper_layer_offset);
-    ASSERT_EQ(icmp.size(), kMldv1MessageLen);
-    auto v = Icmpv6View::parse(icmp, ph(src, dst));  // the checksum verified
+    const auto v = mld_message_of(out, src, dst);
     ASSERT_TRUE(v);
+    const Bytes icmp = v->bytes();
+    ASSERT_EQ(icmp.size(), kMldv1MessageLen);
     auto m = Mldv1Message::parse(*v);
     ASSERT_TRUE(m);
     EXPECT_EQ(m->type, type);
