@@ -138,6 +138,12 @@ TEST(Icmpv4, Redirect_ParsesTheGatewayAndRoundTrips_CodesAbove3Refused) {
   store_be16(b, 2, 0);
   store_be16(b, 2, internet_checksum(b));
   EXPECT_EQ(error_of(b), Icmpv4Error::kUnsupportedType);
+  // A quote too short to hold an IP header and 8 bytes: refused like any error's.
+  b.resize(kIcmpv4HeaderLen + kIcmpv4MinQuoteLen - 1);
+  b[1] = std::byte{1};
+  store_be16(b, 2, 0);
+  store_be16(b, 2, internet_checksum(b));
+  EXPECT_EQ(error_of(b), Icmpv4Error::kBadQuote);
 }
 
 TEST(Icmpv4, FragNeeded_CarriesTheNextHopMtuWhereLibtinsReadsIt) {

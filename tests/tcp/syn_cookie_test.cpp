@@ -137,6 +137,17 @@ TEST(SynCookies, TsvalCarriesWindowScaleAndSack_NeverAheadOfTheClock) {
   // The reserved bit is never set by us: such a TSecr is refused.
   EXPECT_EQ(SynCookies::decode_tsecr(0x20), std::nullopt);
   EXPECT_EQ(SynCookies::decode_tsecr(0x3f), std::nullopt);
+  // Any TSecr a peer may send (it is wire input): the 64 patterns of the low bits, under any high bits, either are
+  // refused (reserved bit) or decode to options that encode back to the same bits.
+  for (std::uint32_t low = 0; low < 64; ++low) {
+    for (const std::uint32_t high : {0u, 0x40u, 0xffffffc0u}) {
+      const auto o = SynCookies::decode_tsecr(high | low);
+      EXPECT_EQ(o.has_value(), (low & 0x20u) == 0) << low;
+      if (o) {
+        EXPECT_EQ(SynCookies::encode_tsval(high | 0x3f, *o) & 0x3f, low) << low;
+      }
+    }
+  }
   // The offset is a keyed hash of the endpoints.
   SeededRng rng{12};
   const SynCookies c{rng};
